@@ -1,0 +1,118 @@
+"""Running one macro line on a Sardana Door: stream its output and progress, report how it ended."""
+
+import json
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import tango
+
+STREAMS = ("Output", "Info", "Warning", "Error")
+ENDINGS = {"finish", "exception", "abort", "stop"}
+
+
+@dataclass
+class MacroRun:
+    """What one macro run reported: its ending, its error lines, whether the Door ran it."""
+
+    macro_id: str = ""
+    ending: str | None = None
+    errors: list[str] = field(default_factory=list)
+    seen_running: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ending == "finish" and not self.errors
+
+
+def _lines(value) -> list[str]:
+    return [str(v) for v in (value or ()) if str(v).strip()]
+
+
+class DoorClient:
+    """A Tango client of one Door; `run` blocks until the macro has ended."""
+
+    def __init__(self, door: str, echo: Callable[[str, str], None] | None = None):
+        self.proxy = tango.DeviceProxy(door)
+        self.echo = echo or _print_stream
+        self._run = MacroRun()
+        self._started = False
+        self._events = [
+            self.proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, self._on_stream)
+            for name in STREAMS
+        ]
+        self._events += [
+            self.proxy.subscribe_event("MacroStatus", tango.EventType.CHANGE_EVENT, self._on_status),
+            self.proxy.subscribe_event("State", tango.EventType.CHANGE_EVENT, self._on_state),
+        ]
+
+    def close(self) -> None:
+        for event_id in self._events:
+            self.proxy.unsubscribe_event(event_id)
+
+    def _on_stream(self, event) -> None:
+        if event.err or not self._started:
+            return
+        stream = event.attr_name.rsplit("/", 1)[-1].capitalize()
+        for line in _lines(event.attr_value.value):
+            if stream == "Error":
+                self._run.errors.append(line)
+            self.echo(stream, line)
+
+    def _on_status(self, event) -> None:
+        if event.err or not self._started or not event.attr_value.value[1]:
+            return
+        for item in json.loads(event.attr_value.value[1]):
+            if item.get("id") != self._run.macro_id:
+                continue
+            if item.get("state") == "step":
+                self.echo("Progress", f"{item['step']:.0f} %")
+            if item.get("state") in ENDINGS:
+                self._run.ending = item["state"]
+
+    def _on_state(self, event) -> None:
+        if event.err or not self._started:
+            return
+        state = event.attr_value.value
+        if state == tango.DevState.RUNNING:
+            self._run.seen_running = True
+        elif self._run.seen_running:
+            self._run.done.set()
+
+    def run(self, line: str, poll: float = 0.2) -> MacroRun:
+        """Run `line`; Ctrl-C aborts the macro on the Door and waits for it to stop."""
+        self._run = MacroRun()
+        self._started = True
+        reply = self.proxy.RunMacro(shlex.split(line))
+        self._run.macro_id = reply[0].split(' id="', 1)[1].split('"', 1)[0]
+        start = time.monotonic()
+        try:
+            while not self._run.done.wait(poll):
+                if self.proxy.state() != tango.DevState.RUNNING and (
+                    self._run.seen_running or time.monotonic() - start > 2.0
+                ):
+                    break
+        except KeyboardInterrupt:
+            self.echo("Warning", "Ctrl-C: aborting the macro")
+            self.proxy.AbortMacro()
+            while self.proxy.state() == tango.DevState.RUNNING:
+                time.sleep(poll)
+            self._run.ending = "abort"
+        time.sleep(poll)  # the last Output/Error events trail the state change
+        self._started = False
+        return self._run
+
+
+def _print_stream(stream: str, line: str) -> None:
+    out = sys.stderr if stream in ("Warning", "Error") else sys.stdout
+    prefix = "" if stream == "Output" else f"[{stream.lower()}] "
+    print(prefix + line, file=out, flush=True)
+
+
+def describe_failure(error: tango.DevFailed) -> str:
+    """The description of a DevFailed, without Tango's stack of origins."""
+    return error.args[0].desc.strip()

@@ -1,0 +1,120 @@
+"""`nanomri`: up, down, status, run and demo on the embedded stack (or an existing Tango host)."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .stack import ROOT, Paths, StackError, down, running_stack, up
+
+DEFAULT_WORLD = ROOT / "conf" / "worlds" / "confocal.yaml"
+
+
+def _tango_env(paths: Paths) -> str:
+    """Point this process at the running stack's database; return its Door."""
+    stack = running_stack(paths)
+    if stack is None:
+        raise StackError("nanomri is not running; start it with `nanomri up`")
+    os.environ["TANGO_HOST"] = stack.tango_host
+    return stack.door
+
+
+def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
+    stack = up(paths, args.world, args.tango_host, args.port)
+    print(f"nanomri is up: world {stack.world}, Door {stack.door}, "
+          f"{len(stack.processes)} processes (logs in {paths.logs})")
+    print(f"TANGO_HOST={stack.tango_host}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, paths: Paths) -> int:
+    for name in down(paths):
+        print(f"stopped {name}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
+    stack = running_stack(paths)
+    if stack is None:
+        print("nanomri is not running")
+        return 1
+    import tango
+
+    os.environ["TANGO_HOST"] = stack.tango_host
+    print(f"TANGO_HOST={stack.tango_host}  world {stack.world}")
+    for proc in stack.processes:
+        print(f"  {proc.name:28s} pid {proc.pid:<8d} {'running' if proc.alive() else 'DEAD'}")
+    for name in stack.devices:
+        try:
+            print(f"  {name:28s} {tango.DeviceProxy(name).state()}")
+        except tango.DevFailed as exc:
+            print(f"  {name:28s} not answering: {exc.args[0].desc.strip()}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
+    door = _tango_env(paths)
+    import tango
+
+    from .door import DoorClient, describe_failure
+
+    client = DoorClient(door)
+    try:
+        result = client.run(args.line)
+    except tango.DevFailed as exc:
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    if result.succeeded:
+        return 0
+    if result.ending in ("abort", "stop"):
+        print("macro aborted", file=sys.stderr)
+        return 130
+    print(f"macro failed: {args.line}", file=sys.stderr)
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
+    from .demo import demo
+
+    return demo(paths, args.world)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nanomri", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    world_help = f"world file of the simulated instruments (default {DEFAULT_WORLD})"
+    sp = sub.add_parser("up", help="start the database, the device servers and Sardana")
+    sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)
+    sp.add_argument("--tango-host", help="use this existing Tango database (HOST:PORT)")
+    sp.add_argument("--port", type=int, default=0,
+                    help="port of the embedded database (default: a free one)")
+    sp.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop what `up` started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show processes and devices").set_defaults(func=cmd_status)
+    sp = sub.add_parser("run", help="run a macro line on the Door, e.g. \"raster x ...\"")
+    sp.add_argument("line", help="the macro line, quoted")
+    sp.set_defaults(func=cmd_run)
+    sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
+    sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args, Paths.from_env())
+    except StackError as exc:
+        print(f"nanomri: {exc}", file=sys.stderr)
+        return 1
+
+
+def run() -> None:
+    """Console entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

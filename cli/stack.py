@@ -1,0 +1,319 @@
+"""The embedded stack: sqlite Tango database, device servers and Sardana, up and down by PID."""
+
+import json
+import os
+import re
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+import yaml
+
+from nanomri.world import WorldError, load_world
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+ORB_ARGS = ["-ORBendPoint", f"giop:tcp:{LOOPBACK}:0"]
+SERVER_COMMANDS = {
+    "NanoMRI": [sys.executable, "-m", "nanomri.devices.server"],
+    "Sardana": [str(BIN / "Sardana")],
+}
+
+
+class StackError(RuntimeError):
+    """Why the stack cannot come up or go down, in one line."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the stack keeps its configuration, its state and its results."""
+
+    root: Path
+    state: Path
+    results: Path
+
+    @classmethod
+    def from_env(cls) -> "Paths":
+        """The checkout, `NANOMRI_STATE` (default var/) and `NANOMRI_RESULTS` (results/)."""
+        state = Path(os.environ.get("NANOMRI_STATE", ROOT / "var")).resolve()
+        results = Path(os.environ.get("NANOMRI_RESULTS", ROOT / "results")).resolve()
+        return cls(ROOT, state, results)
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state / "stack.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+
+@dataclass
+class Process:
+    """A process `up` started; `create_time` tells it from a later one with the same PID."""
+
+    name: str
+    pid: int
+    create_time: float
+    log: str
+
+    def alive(self) -> bool:
+        try:
+            proc = psutil.Process(self.pid)
+            same = abs(proc.create_time() - self.create_time) < 0.01
+            return same and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+
+@dataclass
+class Stack:
+    """What `up` started and where: the content of the PID file."""
+
+    tango_host: str
+    world: str
+    door: str
+    devices: list[str]
+    processes: list[Process] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> "Stack":
+        data = json.loads(path.read_text())
+        data["processes"] = [Process(**p) for p in data["processes"]]
+        return cls(**data)
+
+
+def running_stack(paths: Paths) -> Stack | None:
+    """The stack of the PID file if any of its processes still runs."""
+    if not paths.pidfile.exists():
+        return None
+    stack = Stack.load(paths.pidfile)
+    return stack if any(p.alive() for p in stack.processes) else None
+
+
+def render(template: Path, paths: Paths, world: Path) -> str:
+    """A configuration file with ${ROOT}, ${STATE}, ${RESULTS} and ${WORLD} filled in."""
+    values = {"ROOT": paths.root, "STATE": paths.state, "RESULTS": paths.results, "WORLD": world}
+    return string.Template(template.read_text()).substitute({k: str(v) for k, v in values.items()})
+
+
+def check_port_free(port: int) -> None:
+    """Refuse a database port that something else already listens on."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise StackError(
+                f"port {port} on {LOOPBACK} is busy ({exc.strerror}); "
+                "pick another with --port or leave --port out for a free one"
+            ) from None
+
+
+def log_tail(path: str | Path, lines: int = 15) -> str:
+    """The end of a log, for an error message."""
+    text = Path(path).read_text(errors="replace").splitlines()
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+class Launcher:
+    """Starts processes in sessions of their own and remembers them for `down`."""
+
+    def __init__(self, paths: Paths, env: dict[str, str]):
+        self.paths = paths
+        self.env = env
+        self.processes: list[Process] = []
+
+    def start(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Process:
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        log = self.paths.logs / f"{name.replace('/', '-')}.log"
+        with open(log, "w") as out:
+            popen = subprocess.Popen(
+                argv,
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.paths.state,
+                start_new_session=True,
+            )
+        proc = Process(name, popen.pid, psutil.Process(popen.pid).create_time(), str(log))
+        self.processes.append(proc)
+        return proc
+
+    def check_alive(self) -> None:
+        for proc in self.processes:
+            if not proc.alive():
+                raise StackError(f"{proc.name} exited during start-up; its log:\n"
+                                 + log_tail(proc.log))
+
+    def run_tool(self, name: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> None:
+        """Run a configuration tool to its end; its output goes to a log."""
+        log = self.paths.logs / f"{name}.log"
+        with open(log, "w") as out:
+            code = subprocess.call(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=self.paths.state)
+        if code not in ok_codes:
+            raise StackError(f"{name} failed (exit {code}); its log:\n" + log_tail(log))
+
+
+def start_database(launcher: Launcher, port: int, timeout: float = 30.0) -> str:
+    """PyTango's sqlite database server on loopback; returns its host:port."""
+    if port:
+        check_port_free(port)
+    proc = launcher.start(
+        "databaseds",
+        [sys.executable, "-m", "tango.databaseds.database", "--host", LOOPBACK,
+         "--port", str(port), "--print-host-port", "2"],
+        {"PYTANGO_DATABASE_NAME": str(launcher.paths.state / "tango.db")},
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"port=(\d+)", Path(proc.log).read_text(errors="replace"))
+        if found:
+            return f"{LOOPBACK}:{found.group(1)}"
+        launcher.check_alive()
+        time.sleep(0.1)
+    raise StackError(f"the Tango database did not start in {timeout:.0f} s:\n" + log_tail(proc.log))
+
+
+def tango_servers(dsconfig: dict) -> list[str]:
+    """`Server/instance` names of a dsconfig document."""
+    return [f"{srv}/{inst}" for srv, insts in dsconfig["servers"].items() for inst in insts]
+
+
+def tango_devices(dsconfig: dict) -> list[str]:
+    """Device names of a dsconfig document."""
+    return [dev for insts in dsconfig["servers"].values() for classes in insts.values()
+            for devs in classes.values() for dev in devs]
+
+
+def sardana_servers_and_devices(config: dict) -> tuple[list[str], list[str], str]:
+    """Servers, devices (Pool, elements, MacroServer, Doors) and the Door of a Sardana YAML."""
+    servers, devices, doors = set(), [], []
+    for pool in config.get("pools", {}).values():
+        servers.add(pool["tango_server"])
+        devices.append(pool["tango_device"])
+        for ctrl in pool.get("controllers", {}).values():
+            devices.extend(ctrl.get("elements", {}))
+        devices.extend(pool.get("measurement_groups", {}))
+    for ms in config["macro_servers"].values():
+        servers.add(ms["tango_server"])
+        devices.append(ms["tango_device"])
+        doors.extend(door["tango_device"] for door in ms["doors"].values())
+    return sorted(servers), devices + doors, doors[0]
+
+
+def wait_for_devices(launcher: Launcher, names: list[str], timeout: float) -> None:
+    """Block until every device answers, or say which did not and why."""
+    import tango
+
+    pending = list(names)
+    deadline = time.monotonic() + timeout
+    while pending:
+        launcher.check_alive()
+        for name in list(pending):
+            try:
+                tango.DeviceProxy(name).state()
+                pending.remove(name)
+            except tango.DevFailed:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise StackError(f"devices not answering after {timeout:.0f} s: {', '.join(pending)}")
+        time.sleep(0.2)
+
+
+def load_world_file(world: Path) -> Path:
+    """The absolute path of a valid world file, or a StackError naming the problem."""
+    try:
+        load_world(world)
+    except WorldError as exc:
+        raise StackError(str(exc)) from None
+    return world.resolve()
+
+
+def up(paths: Paths, world: Path, tango_host: str | None = None, port: int = 0,
+       timeout: float = 90.0) -> Stack:
+    """Start (or join) the database, register and start every server, wait for every device."""
+    if running := running_stack(paths):
+        raise StackError(f"nanomri is already running (TANGO_HOST={running.tango_host}); "
+                         "`nanomri down` stops it")
+    world = load_world_file(world)
+    paths.state.mkdir(parents=True, exist_ok=True)
+    (paths.results / "scans").mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "TANGO_HOST"}
+    launcher = Launcher(paths, env)
+    try:
+        tango_host = tango_host or start_database(launcher, port)
+        env["TANGO_HOST"] = os.environ["TANGO_HOST"] = tango_host
+        stack = configure_and_start(launcher, world, tango_host, timeout)
+    except BaseException:
+        stop_processes(launcher.processes)
+        raise
+    stack.save(paths.pidfile)
+    return stack
+
+
+def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeout: float) -> Stack:
+    """Register conf/tango and conf/sardana in the database, start their servers, wait."""
+    paths = launcher.paths
+    servers, devices, door = [], [], None
+    for template in sorted((paths.root / "conf" / "tango").glob("*.json")):
+        rendered = paths.state / f"tango-{template.name}"
+        rendered.write_text(render(template, paths, world))
+        launcher.run_tool(f"json2tango-{template.stem}", [str(BIN / "json2tango"), "-w",
+                                                         str(rendered)], ok_codes=(0, 2))
+        dsconfig = json.loads(rendered.read_text())
+        servers += tango_servers(dsconfig)
+        devices += tango_devices(dsconfig)
+    for template in sorted((paths.root / "conf" / "sardana").glob("*.yaml")):
+        rendered = paths.state / f"sardana-{template.name}"
+        rendered.write_text(render(template, paths, world))
+        launcher.run_tool(f"sardana-config-{template.stem}",
+                          [str(BIN / "sardana-config"), "load", "--write", "--environment",
+                           str(rendered)])
+        s, d, door = sardana_servers_and_devices(yaml.safe_load(rendered.read_text()))
+        servers += s
+        devices += d
+    if door is None:
+        raise StackError(f"no Door configured in {paths.root / 'conf' / 'sardana'}")
+    # device servers first: the Pool's controllers connect to them when they start
+    for server in sorted(servers, key=lambda s: s.startswith("Sardana/")):
+        kind, instance = server.split("/")
+        launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS])
+    wait_for_devices(launcher, devices, timeout)
+    return Stack(tango_host, str(world), door, devices, launcher.processes)
+
+
+def stop_processes(processes: list[Process], grace: float = 10.0) -> list[str]:
+    """SIGTERM each of our processes (last started first), SIGKILL what outlives `grace`."""
+    stopped = []
+    for proc in reversed(processes):
+        if not proc.alive():
+            continue
+        os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.alive():
+            os.kill(proc.pid, signal.SIGKILL)
+        stopped.append(f"{proc.name} (pid {proc.pid})")
+    return stopped
+
+
+def down(paths: Paths) -> list[str]:
+    """Stop exactly what `up` started, from its PID file, and remove the file."""
+    if not paths.pidfile.exists():
+        raise StackError(f"nanomri is not running (no {paths.pidfile})")
+    stopped = stop_processes(Stack.load(paths.pidfile).processes)
+    paths.pidfile.unlink()
+    return stopped

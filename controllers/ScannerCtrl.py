@@ -1,0 +1,68 @@
+"""Sardana motor controller of the nanomri Scanner device: axes 1, 2, 3 are x, y, z (m)."""
+
+import tango
+from sardana import State
+from sardana.pool.controller import Description, MotorController, Type
+
+AXES = {1: "x", 2: "y", 3: "z"}
+
+
+class ScannerCtrl(MotorController):
+    """A thin Tango client: the Scanner device holds the state, limits and trajectory."""
+
+    MaxDevice = 3
+    ctrl_properties = {
+        "device": {Type: str, Description: "Tango device name of the nanomri Scanner"},
+    }
+
+    def __init__(self, inst, props, *args, **kwargs):
+        super().__init__(inst, props, *args, **kwargs)
+        self._proxy = tango.DeviceProxy(self.device)
+        self._positions: dict[str, float] = {}
+        self._state = (State.Unknown, "not read yet")
+
+    def AddDevice(self, axis):
+        if axis not in AXES:
+            raise ValueError(f"scanner axis must be one of {sorted(AXES)}, got {axis}")
+
+    def StateAll(self):
+        devstate = self._proxy.state()
+        self._state = (getattr(State, str(devstate).capitalize()), self._proxy.status())
+
+    def StateOne(self, axis):
+        state, status = self._state
+        return state, status, MotorController.NoLimitSwitch
+
+    def PreReadAll(self):
+        self._positions = {}
+
+    def ReadAll(self):
+        names = list(AXES.values())
+        values = self._proxy.read_attributes(names)
+        self._positions = {name: v.value for name, v in zip(names, values, strict=True)}
+
+    def ReadOne(self, axis):
+        return self._positions[AXES[axis]]
+
+    def StartOne(self, axis, position):
+        self._proxy.write_attribute(AXES[axis], position)
+
+    def AbortOne(self, axis):
+        self._proxy.Stop()
+
+    def StopOne(self, axis):
+        self._proxy.Stop()
+
+    def GetAxisPar(self, axis, name):
+        name = name.lower()
+        if name == "velocity":
+            return self._proxy.read_attribute(f"velocity_{AXES[axis]}").value
+        if name == "step_per_unit":
+            return 1.0
+        return super().GetAxisPar(axis, name)
+
+    def SetAxisPar(self, axis, name, value):
+        if name.lower() == "velocity":
+            self._proxy.write_attribute(f"velocity_{AXES[axis]}", value)
+        elif name.lower() != "step_per_unit" or value != 1.0:
+            super().SetAxisPar(axis, name, value)

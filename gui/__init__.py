@@ -1,0 +1,1 @@
+"""Taurus panels and the operator GUI."""

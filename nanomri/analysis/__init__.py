@@ -1,0 +1,1 @@
+"""Analysis of nanomri data: arrays in, arrays out, SI units."""

@@ -1,0 +1,1 @@
+"""Driver interfaces: one Protocol and one constraints dataclass per instrument (Qudi-style)."""

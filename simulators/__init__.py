@@ -1,0 +1,1 @@
+"""Simulated worlds: the physics of sensor and sample behind every simulated driver."""

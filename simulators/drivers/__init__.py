@@ -1,0 +1,1 @@
+"""Simulated drivers, one per instrument, reading the shared world of their server process."""
