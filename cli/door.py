@@ -46,8 +46,8 @@ class DoorClient:
             for name in STREAMS
         ]
         self._events += [
-            self.proxy.subscribe_event("MacroStatus", tango.EventType.CHANGE_EVENT, self._on_status),
-            self.proxy.subscribe_event("State", tango.EventType.CHANGE_EVENT, self._on_state),
+            self.proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, callback)
+            for name, callback in (("MacroStatus", self._on_status), ("State", self._on_state))
         ]
 
     def close(self) -> None:

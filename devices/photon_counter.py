@@ -32,7 +32,7 @@ class PhotonCounter(InstrumentDevice):
 
     @dwell.write
     def dwell(self, value: float) -> None:
-        if self.get_state() == DevState.RUNNING:
+        if self.driver.is_counting():
             fail("BUSY", "cannot change dwell while a gate is open; Stop it first")
         self._dwell = require_finite("dwell", value)
 
@@ -46,7 +46,7 @@ class PhotonCounter(InstrumentDevice):
 
     @command(doc_in="Open one counting gate of `dwell` seconds")
     def Start(self) -> None:
-        if self.get_state() == DevState.RUNNING:
+        if self.driver.is_counting():
             fail("BUSY", "a gate is already open")
         self.driver.start(self._dwell)
         self._gate = self._dwell

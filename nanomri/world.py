@@ -1,0 +1,179 @@
+"""World files: the schema of a simulated set-up (sample, optics, instrument timing) and its loader.
+
+A world is YAML (`conf/worlds/*.yaml`, documented in `conf/worlds/README.md`). Every key is
+checked: an unknown key, a missing one, a non-finite or out-of-range value, or an NV centre
+outside the scanner's travel gives one `WorldError` line naming the file and the key.
+"""
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+AXES = ("x", "y", "z")
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    return value
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+Positive = Annotated[Finite, Field(gt=0)]
+NonNegative = Annotated[Finite, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PerAxis(Strict):
+    """One value per scanner axis."""
+
+    x: Finite
+    y: Finite
+    z: Finite
+
+    def as_dict(self) -> dict[str, float]:
+        return {axis: getattr(self, axis) for axis in AXES}
+
+
+class PositivePerAxis(PerAxis):
+    x: Positive
+    y: Positive
+    z: Positive
+
+
+class Sample(Strict):
+    """NV centres in the diamond, positions in the scanner frame (m)."""
+
+    nv_centres: list[tuple[Finite, Finite, Finite]] = Field(min_length=1)
+
+
+class Optics(Strict):
+    """Confocal detection of NV fluorescence."""
+
+    psf_fwhm_lateral: Positive  # m
+    psf_fwhm_axial: Positive  # m
+    nv_saturation_rate: Positive  # detected counts/s of one NV at saturation
+    nv_saturation_power: Positive  # W at the objective
+    background_rate_per_watt: NonNegative  # diamond / optics fluorescence, counts/s per W
+    dark_count_rate: NonNegative  # APD dark counts, counts/s
+    detector_dead_time: NonNegative  # s, non-paralysable
+
+
+class ScannerSpec(Strict):
+    """Closed-loop xyz stage: travel, speed, acceleration, settling (data-sheet values)."""
+
+    position_min: PerAxis
+    position_max: PerAxis
+    max_velocity: PositivePerAxis
+    max_acceleration: PositivePerAxis
+    settle_time: NonNegative
+    initial_position: PerAxis
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "ScannerSpec":
+        low, high, start = (self.position_min.as_dict(), self.position_max.as_dict(),
+                            self.initial_position.as_dict())
+        for axis in AXES:
+            if low[axis] >= high[axis]:
+                raise ValueError(f"position_min.{axis} must be below position_max.{axis}")
+            if not low[axis] <= start[axis] <= high[axis]:
+                raise ValueError(f"initial_position.{axis} = {start[axis]:g} m is outside "
+                                 f"[{low[axis]:g}, {high[axis]:g}] m")
+        return self
+
+
+class LaserSpec(Strict):
+    """Excitation laser with its modulator."""
+
+    max_power: Positive  # W
+    switch_time: NonNegative  # s, blanking rise/fall time
+    initial_power: NonNegative  # W
+
+
+class PhotonCounterSpec(Strict):
+    """Counter card gating the APD."""
+
+    min_dwell: NonNegative  # s
+    max_dwell: Positive  # s
+    readout_time: NonNegative  # s, from gate end to counts available
+    max_count_rate: Positive  # counts/s above which the APD is called saturated
+
+
+class Instruments(Strict):
+    scanner: ScannerSpec
+    laser: LaserSpec
+    photon_counter: PhotonCounterSpec
+
+
+class World(Strict):
+    """A whole simulated set-up."""
+
+    name: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+    sample: Sample
+    optics: Optics
+    instruments: Instruments
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "World":
+        scanner, laser = self.instruments.scanner, self.instruments.laser
+        low, high = scanner.position_min.as_dict(), scanner.position_max.as_dict()
+        for i, nv in enumerate(self.sample.nv_centres):
+            for axis, value in zip(AXES, nv, strict=True):
+                if not low[axis] <= value <= high[axis]:
+                    raise ValueError(f"sample.nv_centres[{i}].{axis} = {value:g} m is outside "
+                                     f"the scanner range [{low[axis]:g}, {high[axis]:g}] m")
+        if laser.initial_power > laser.max_power:
+            raise ValueError("instruments.laser.initial_power exceeds max_power")
+        counter = self.instruments.photon_counter
+        if counter.min_dwell > counter.max_dwell:
+            raise ValueError("instruments.photon_counter.min_dwell exceeds max_dwell")
+        return self
+
+
+class WorldError(ValueError):
+    """A world file that cannot be used, with the reason in one line."""
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent, _, key = where.rpartition(".")
+        return f"{parent + ': ' if parent else ''}unknown key {key!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    if isinstance(error.get("input"), int | float) and error["type"] != "value_error":
+        message += f", got {error['input']}"
+    return f"{where}: {message}" if where else message
+
+
+def parse_world(text: str, source: str = "<world>") -> World:
+    """Validate world YAML text; `source` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", exc)
+        raise WorldError(f"{source}: not valid YAML{line}: {problem}") from None
+    if not isinstance(data, dict):
+        raise WorldError(f"{source}: a world file is a YAML mapping, got {type(data).__name__}")
+    try:
+        return World.model_validate(data)
+    except ValidationError as exc:
+        raise WorldError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def load_world(path: str | Path) -> World:
+    """Read and validate a world file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WorldError(f"world file not found: {path}")
+    return parse_world(path.read_text(), str(path))

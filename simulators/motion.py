@@ -1,0 +1,74 @@
+"""Trajectories of one scanner axis in time: trapezoidal moves and stops at finite acceleration."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Piecewise constant-acceleration path; at rest before `starts[0]` and after `end`."""
+
+    starts: np.ndarray  # phase start times (s)
+    positions: np.ndarray  # position at each phase start (m)
+    velocities: np.ndarray  # velocity at each phase start (m/s)
+    accelerations: np.ndarray  # constant acceleration of each phase (m/s²)
+    end: float  # time the axis comes to rest (s)
+    final: float  # position at rest (m)
+    settled: float  # time after which the closed loop has settled (s)
+
+    @classmethod
+    def rest(cls, position: float, t: float) -> "Trajectory":
+        """An axis standing at `position`."""
+        empty = np.empty(0)
+        return cls(empty, empty, empty, empty, t, position, t)
+
+    @classmethod
+    def move(cls, start: float, target: float, t0: float, velocity: float, acceleration: float,
+             settle: float) -> "Trajectory":
+        """From rest at `start` to rest at `target`: accelerate, cruise, decelerate."""
+        distance, sign = abs(target - start), np.sign(target - start)
+        t_acc = velocity / acceleration
+        if acceleration * t_acc**2 >= distance:  # never reaches cruise velocity
+            t_acc = np.sqrt(distance / acceleration)
+        peak = acceleration * t_acc
+        t_cruise = (distance - acceleration * t_acc**2) / peak if peak > 0 else 0.0
+        d_acc = 0.5 * acceleration * t_acc**2
+        starts = np.array([t0, t0 + t_acc, t0 + t_acc + t_cruise])
+        positions = start + sign * np.array([0.0, d_acc, d_acc + peak * t_cruise])
+        velocities = sign * np.array([0.0, peak, peak])
+        accelerations = sign * np.array([acceleration, 0.0, -acceleration])
+        end = t0 + 2 * t_acc + t_cruise
+        return cls(starts, positions, velocities, accelerations, end, target, end + settle)
+
+    def position(self, t: np.ndarray | float) -> np.ndarray:
+        """Position at time(s) t."""
+        t = np.asarray(t, dtype=float)
+        out = np.full(t.shape, self.final)
+        if self.starts.size == 0:
+            return out
+        i = np.searchsorted(self.starts, t, side="right") - 1
+        inside = (i >= 0) & (t < self.end)
+        j, dt = i[inside], t[inside] - self.starts[i[inside]]
+        out[inside] = (self.positions[j] + self.velocities[j] * dt
+                       + 0.5 * self.accelerations[j] * dt**2)
+        out[i < 0] = self.positions[0]
+        return out
+
+    def velocity(self, t: float) -> float:
+        """Velocity at time t."""
+        if self.starts.size == 0 or not self.starts[0] <= t < self.end:
+            return 0.0
+        j = int(np.searchsorted(self.starts, t, side="right") - 1)
+        return float(self.velocities[j] + self.accelerations[j] * (t - self.starts[j]))
+
+    def stopped_at(self, t: float, acceleration: float, settle: float) -> "Trajectory":
+        """This path interrupted at t: decelerate at `acceleration` to rest where it gets."""
+        p, v = float(self.position(t)), self.velocity(t)
+        if v == 0.0:
+            return Trajectory.rest(p, t)
+        t_stop = abs(v) / acceleration
+        final = p + v * t_stop / 2
+        accel = -np.sign(v) * acceleration
+        return Trajectory(np.array([t]), np.array([p]), np.array([v]), np.array([accel]),
+                          t + t_stop, final, t + t_stop + settle)

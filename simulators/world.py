@@ -1,0 +1,67 @@
+"""The runtime world of one server process: what every simulated instrument has been told.
+
+The scanner's trajectories and the laser's history live here, so the photon counter computes
+its counts from what the other instruments actually did during its gate.
+"""
+
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nanomri.world import AXES, World, load_world
+
+from .motion import Trajectory
+
+Clock = Callable[[], float]
+
+
+class LaserHistory:
+    """Power reaching the sample as a step function of time (0 while blanked)."""
+
+    def __init__(self, t: float):
+        self.times = [t]
+        self.powers = [0.0]
+
+    def record(self, t: float, power: float) -> None:
+        self.times.append(t)
+        self.powers.append(power)
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(np.asarray(self.times), t, side="right") - 1
+        return np.asarray(self.powers)[np.clip(i, 0, None)]
+
+
+class SimWorld:
+    """A validated world plus the shared state of its simulated instruments."""
+
+    def __init__(self, model: World, clock: Clock = time.monotonic):
+        self.model = model
+        self.clock = clock
+        now = clock()
+        start = model.instruments.scanner.initial_position.as_dict()
+        self.paths = {axis: Trajectory.rest(start[axis], now) for axis in AXES}
+        self.laser = LaserHistory(now)
+        self.nv_centres = np.asarray(model.sample.nv_centres, dtype=float)
+
+    def rng(self, instrument: str) -> np.random.Generator:
+        """A generator of its own for each instrument, from the world's seed."""
+        key = zlib.crc32(instrument.encode())
+        return np.random.default_rng(np.random.SeedSequence([self.model.seed, key]))
+
+    def focus(self, times: np.ndarray) -> np.ndarray:
+        """Where the scanner put the focus at each of `times`, (N, 3) in m."""
+        return np.stack([self.paths[axis].position(times) for axis in AXES], axis=-1)
+
+
+_WORLDS: dict[Path, SimWorld] = {}
+
+
+def get_world(path: str | Path) -> SimWorld:
+    """The one SimWorld of this process for the world file at `path`."""
+    key = Path(path).resolve()
+    if key not in _WORLDS:
+        _WORLDS[key] = SimWorld(load_world(key))
+    return _WORLDS[key]

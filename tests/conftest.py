@@ -1,0 +1,75 @@
+"""Fixtures: the whole stack (`nanomri up` … `nanomri down`) on free loopback ports."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NANOMRI = [sys.executable, "-m", "nanomri.cli.main"]
+
+
+@dataclass
+class StackRun:
+    """A running stack of the tests and how to talk to it like a user."""
+
+    env: dict[str, str]
+    state: Path
+    results: Path
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([*NANOMRI, *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def run_ok(self, line: str) -> subprocess.CompletedProcess:
+        done = self.cli("run", line)
+        assert done.returncode == 0, f"{line!r} failed:\n{done.stdout}\n{done.stderr}"
+        return done
+
+    @property
+    def pids(self) -> list[tuple[int, float]]:
+        stack = json.loads((self.state / "stack.json").read_text())
+        return [(p["pid"], p["create_time"]) for p in stack["processes"]]
+
+
+def stack_env(tmp: Path) -> dict[str, str]:
+    """An environment whose state and results stay in `tmp`."""
+    env = {k: v for k, v in os.environ.items() if k != "TANGO_HOST"}
+    env["NANOMRI_STATE"] = str(tmp / "var")
+    env["NANOMRI_RESULTS"] = str(tmp / "results")
+    return env
+
+
+def still_running(pids: list[tuple[int, float]]) -> list[int]:
+    """Those of `pids` (with their start times) that still run."""
+    alive = []
+    for pid, created in pids:
+        try:
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - created) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[StackRun]:
+    tmp = tmp_path_factory.mktemp("stack")
+    run = StackRun(stack_env(tmp), tmp / "var", tmp / "results")
+    up = run.cli("up")
+    assert up.returncode == 0, f"nanomri up failed:\n{up.stdout}\n{up.stderr}"
+    assert "TANGO_HOST=127.0.0.1:" in up.stdout
+    pids = run.pids
+    try:
+        yield run
+    finally:
+        down = run.cli("down")
+        assert down.returncode == 0, down.stderr
+        assert still_running(pids) == [], "processes left behind by nanomri down"
