@@ -42,6 +42,9 @@ class PhotonCounter(InstrumentDevice):
 
     @attribute(dtype=float, unit="counts/s", format="%.4e", doc="count rate of the last gate")
     def count_rate(self) -> float:
+        return self._rate()
+
+    def _rate(self) -> float:
         return self.driver.counts() / self._gate if self._gate > 0 else 0.0
 
     @command(doc_in="Open one counting gate of `dwell` seconds")
@@ -60,7 +63,7 @@ class PhotonCounter(InstrumentDevice):
             return DevState.FAULT
         if self._driver.is_counting():
             return DevState.RUNNING
-        if self._gate > 0 and self.count_rate() > self._driver.constraints.max_count_rate:
+        if self._rate() > self._driver.constraints.max_count_rate:
             return DevState.ALARM
         return DevState.ON
 
@@ -68,7 +71,7 @@ class PhotonCounter(InstrumentDevice):
         state = self.dev_state()
         if state == DevState.ALARM:
             limit = self._driver.constraints.max_count_rate
-            return f"detector saturated: {self.count_rate():.3g} counts/s > {limit:.3g} counts/s"
+            return f"detector saturated: {self._rate():.3g} counts/s > {limit:.3g} counts/s"
         if state == DevState.RUNNING:
             return f"counting for {self._gate:g} s"
         return self.get_status() if state == DevState.FAULT else "idle"
