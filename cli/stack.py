@@ -266,32 +266,35 @@ def up(paths: Paths, world: Path, tango_host: str | None = None, port: int = 0,
 def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeout: float) -> Stack:
     """Register conf/tango and conf/sardana in the database, start their servers, wait."""
     paths = launcher.paths
-    servers, devices, door = [], [], None
+    instruments = ([], [])  # (servers, devices) of conf/tango
+    sardana = ([], [])  # (servers, devices) of conf/sardana
+    door = None
     for template in sorted((paths.root / "conf" / "tango").glob("*.json")):
         rendered = paths.state / f"tango-{template.name}"
         rendered.write_text(render(template, paths, world))
         launcher.run_tool(f"json2tango-{template.stem}", [str(BIN / "json2tango"), "-w",
                                                          str(rendered)], ok_codes=(0, 2))
         dsconfig = json.loads(rendered.read_text())
-        servers += tango_servers(dsconfig)
-        devices += tango_devices(dsconfig)
+        instruments[0].extend(tango_servers(dsconfig))
+        instruments[1].extend(tango_devices(dsconfig))
     for template in sorted((paths.root / "conf" / "sardana").glob("*.yaml")):
         rendered = paths.state / f"sardana-{template.name}"
         rendered.write_text(render(template, paths, world))
         launcher.run_tool(f"sardana-config-{template.stem}",
                           [str(BIN / "sardana-config"), "load", "--write", "--environment",
                            str(rendered)])
-        s, d, door = sardana_servers_and_devices(yaml.safe_load(rendered.read_text()))
-        servers += s
-        devices += d
+        servers, devices, door = sardana_servers_and_devices(yaml.safe_load(rendered.read_text()))
+        sardana[0].extend(servers)
+        sardana[1].extend(devices)
     if door is None:
         raise StackError(f"no Door configured in {paths.root / 'conf' / 'sardana'}")
-    # device servers first: the Pool's controllers connect to them when they start
-    for server in sorted(servers, key=lambda s: s.startswith("Sardana/")):
-        kind, instance = server.split("/")
-        launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS])
-    wait_for_devices(launcher, devices, timeout)
-    return Stack(tango_host, str(world), door, devices, launcher.processes)
+    # instruments first: the Pool's controllers connect to them as the Pool starts
+    for servers, devices in (instruments, sardana):
+        for server in servers:
+            kind, instance = server.split("/")
+            launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS])
+        wait_for_devices(launcher, devices, timeout)
+    return Stack(tango_host, str(world), door, instruments[1] + sardana[1], launcher.processes)
 
 
 def stop_processes(processes: list[Process], grace: float = 10.0) -> list[str]:
