@@ -1,0 +1,104 @@
+"""`nanomri demo`: image the confocal world through the whole stack, find its NV centres."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from nanomri.analysis.spots import Spot, find_spots, match_spots
+from nanomri.nexus import read_image
+from nanomri.world import load_world
+
+from .stack import Paths, StackError, down, running_stack, up
+
+RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
+LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
+
+
+def save_figure(path: Path, image: np.ndarray, x: np.ndarray, y: np.ndarray,
+                truth: np.ndarray, found: list[Spot]) -> None:
+    """The image in µm with the world's NV positions and the recovered ones."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    um = 1e6
+    fig, ax = plt.subplots(figsize=(6, 5))
+    half = (x[1] - x[0]) / 2 * um, (y[1] - y[0]) / 2 * um
+    extent = (x[0] * um - half[0], x[-1] * um + half[0], y[0] * um - half[1], y[-1] * um + half[1])
+    shown = ax.imshow(image, origin="lower", extent=extent, cmap="magma")
+    fig.colorbar(shown, ax=ax, label="counts per pixel")
+    ax.scatter(truth[:, 0] * um, truth[:, 1] * um, marker="+", s=120, c="cyan", label="world")
+    ax.scatter([s.x * um for s in found], [s.y * um for s in found], marker="o", s=80,
+               facecolors="none", edgecolors="lime", label="recovered")
+    ax.set(xlabel="x (µm)", ylabel="y (µm)", title="confocal raster of the NV centres")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(image: np.ndarray, x: np.ndarray, y: np.ndarray, truth: np.ndarray) -> list[Spot]:
+    """Print the recovered NV centres next to the world's; return what was found."""
+    found = find_spots(image, x, y)
+    pixel = x[1] - x[0]
+    print(f"\nNV centres: world position vs recovered (pixel {pixel * 1e9:.0f} nm)")
+    print(f"  {'world x, y (µm)':>20s}   {'recovered x, y (µm)':>22s}   {'error (nm)':>10s}")
+    for i, spot, dist in match_spots(found, truth, max_distance=pixel):
+        world = f"{truth[i, 0] * 1e6:8.3f} {truth[i, 1] * 1e6:8.3f}"
+        if spot is None:
+            print(f"  {world:>20s}   {'not found':>22s}")
+        else:
+            found_at = f"{spot.x * 1e6:10.3f} {spot.y * 1e6:10.3f}"
+            print(f"  {world:>20s}   {found_at}   {dist * 1e9:10.1f}")
+    print(f"  {len(found)} spots found, {len(truth)} NV centres in the world")
+    return found
+
+
+def run_lines(door: str, lines: list[str]) -> None:
+    """Run macro lines on the Door, stopping at the first that does not succeed."""
+    from .door import DoorClient
+
+    client = DoorClient(door)
+    try:
+        for line in lines:
+            print(f"\n>>> {line}")
+            result = client.run(line)
+            if not result.succeeded:
+                raise StackError(f"{line!r} did not succeed: {' '.join(result.errors)}")
+    finally:
+        client.close()
+
+
+def demo(paths: Paths, world: Path) -> int:
+    """Up (unless running), laser on, raster, file and figure, NV table, laser off, down."""
+    out = paths.results / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    h5, png = out / "confocal.h5", out / "confocal.png"
+    for old in (h5, png):
+        old.unlink(missing_ok=True)
+    stack = running_stack(paths)
+    started = stack is None
+    if started:
+        print(f"starting nanomri with world {world} ...")
+        stack = up(paths, world)
+    world = Path(stack.world)
+    os.environ["TANGO_HOST"] = stack.tango_host
+    print(f"TANGO_HOST={stack.tango_host}")
+    try:
+        run_lines(stack.door, [
+            f"senv ScanDir {out}", f"senv ScanFile {h5.name}", f"laser_on {LASER_POWER}",
+            RASTER, "laser_off",
+            f"senv ScanDir {paths.results / 'scans'}", "senv ScanFile scan_{serialno:05d}.h5",
+        ])
+    finally:
+        if started:
+            down(paths)
+            print("\nnanomri stopped (everything the demo started)")
+    image, x, y = read_image(h5)
+    truth = np.asarray(load_world(world).sample.nv_centres)
+    found = report(image, x, y, truth)
+    save_figure(png, image, x, y, truth, found)
+    print(f"\ndata:   {h5}\nfigure: {png}")
+    return 0
