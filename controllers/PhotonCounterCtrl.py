@@ -17,6 +17,7 @@ class PhotonCounterCtrl(CounterTimerController):
     def __init__(self, inst, props, *args, **kwargs):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
+        self._proxy.set_source(tango.DevSource.DEV)  # never the 100 ms poll cache
 
     def AddDevice(self, axis):
         if axis != 1:

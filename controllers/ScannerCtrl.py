@@ -18,6 +18,7 @@ class ScannerCtrl(MotorController):
     def __init__(self, inst, props, *args, **kwargs):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
+        self._proxy.set_source(tango.DevSource.DEV)  # never the 100 ms poll cache
         self._positions: dict[str, float] = {}
         self._state = (State.Unknown, "not read yet")
 

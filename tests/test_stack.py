@@ -1,0 +1,135 @@
+"""The whole stack as a user drives it: `nanomri up`, macro lines on the Door, files, `down`."""
+
+import socket
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from nanomri.analysis.spots import find_spots, match_spots
+from nanomri.nexus import read_image
+from nanomri.world import load_world
+
+from .conftest import ROOT, StackRun, stack_env
+
+pytestmark = pytest.mark.stack
+
+WORLD = ROOT / "conf" / "worlds" / "confocal.yaml"
+NVS = np.asarray(load_world(WORLD).sample.nv_centres)
+RASTER = "raster x 10e-6 15e-6 26 y 10e-6 15e-6 26 0.002"  # 200 nm pixels
+
+
+def newest_scan(stack: StackRun) -> h5py.File:
+    files = sorted((stack.results / "scans").glob("scan_*.h5"))
+    return h5py.File(files[-1], "r")
+
+
+@pytest.fixture(scope="module")
+def confocal_scan(stack: StackRun) -> h5py.File:
+    stack.run_ok("laser_on 1e-3")
+    stack.run_ok(RASTER)
+    with newest_scan(stack) as h5:
+        yield h5
+
+
+def test_raster_finds_nv_centres_at_world_positions(confocal_scan):
+    image, x, y = read_image(confocal_scan.filename)
+    assert image.shape == (26, 26) and not np.isnan(image).any()
+    pixel = x[1] - x[0]
+    found = find_spots(image, x, y)
+    pairs = match_spots(found, NVS, max_distance=pixel)
+    misses = [NVS[i] for i, spot, _ in pairs if spot is None]
+    assert misses == [], f"NV centres not found within one pixel: {misses}"
+    assert len(found) == len(NVS), f"spurious spots: {found}"
+
+
+def test_scan_file_holds_macro_line_world_and_instrument_settings(confocal_scan):
+    entry = confocal_scan["entry"]
+    assert entry["title"].asstr()[()].startswith("raster x 1e-05 1.5e-05 26 y")
+    assert entry["end_status"][()] == b"Normal"
+    world = yaml.safe_load(entry["sample/world"].asstr()[()])
+    assert np.allclose(world["sample"]["nv_centres"], NVS)
+    assert entry["instrument/laser/power"][()] == pytest.approx(1e-3)
+    assert bool(entry["instrument/laser/emission"][()]) is True
+    assert entry["instrument/scanner/x"].attrs["units"] == "m"
+    data = entry["data"]
+    assert list(data.attrs["axes"]) == ["y", "x"] and data.attrs["signal"] == "counts"
+    measured_x = entry["measurement/x"][()].reshape(26, 26)
+    assert np.allclose(measured_x, data["x"][()][None, :], atol=1e-9)  # the scanner arrived
+
+
+def test_blanked_laser_gives_an_image_without_nv_centres(stack: StackRun, confocal_scan):
+    stack.run_ok("laser_off")
+    stack.run_ok("raster x 10e-6 15e-6 11 y 10e-6 15e-6 11 0.002")
+    with newest_scan(stack) as h5:
+        image, x, y = read_image(h5.filename)
+        assert h5["entry/instrument/laser/emission"][()] == 0
+    assert find_spots(image, x, y) == []
+    assert image.mean() < 2.0  # dark counts only: 200 /s x 2 ms
+
+
+@pytest.mark.parametrize("line, message", [
+    ("raster nosuchmotor 10e-6 15e-6 5 y 10e-6 15e-6 5 0.001", "nosuchmotor"),
+    ("raster x 15e-6 10e-6 5 y 10e-6 15e-6 5 0.001", "reversed"),
+    ("raster x 10e-6 15e-6 5 y 10e-6 15e-6 5 -0.001", "dwell"),
+    ("raster x 10e-6 15e-6 5 x 10e-6 15e-6 5 0.001", "must differ"),
+])
+def test_bad_raster_fails_clearly_and_servers_keep_running(stack: StackRun, line, message):
+    done = stack.cli("run", line)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+    stack.run_ok("raster x 10e-6 11e-6 2 y 10e-6 11e-6 2 0")
+
+
+def test_up_twice_says_it_is_already_running(stack: StackRun):
+    done = stack.cli("up")
+    assert done.returncode != 0 and "already running" in done.stderr
+
+
+def test_status_lists_every_device_answering(stack: StackRun):
+    done = stack.cli("status")
+    assert done.returncode == 0
+    for device in ("nanomri/confocal/scanner", "nanomri/door/1", "mg_counts"):
+        assert device in done.stdout
+    assert "not answering" not in done.stdout and "DEAD" not in done.stdout
+
+
+def cli_in(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return StackRun(stack_env(tmp_path), tmp_path / "var", tmp_path / "results").cli(*args)
+
+
+def test_up_with_missing_world_fails_with_one_line(tmp_path):
+    done = cli_in(tmp_path, "up", "--world", str(tmp_path / "nope.yaml"))
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [f"nanomri: world file not found: "
+                                                f"{tmp_path / 'nope.yaml'}"]
+    assert not (tmp_path / "var" / "stack.json").exists()
+
+
+def test_up_with_unknown_world_key_names_it(tmp_path):
+    world = yaml.safe_load(WORLD.read_text())
+    world["optics"]["psf_fwhm"] = 3e-7
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(world))
+    done = cli_in(tmp_path, "up", "--world", str(bad))
+    assert done.returncode != 0
+    assert "optics: unknown key 'psf_fwhm'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_up_on_a_busy_port_fails_and_leaves_nothing_running(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = cli_in(tmp_path, "up", "--port", str(port))
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is busy" in done.stderr
+    assert not (tmp_path / "var" / "stack.json").exists()
+
+
+def test_run_without_a_stack_says_so(tmp_path):
+    done = cli_in(tmp_path, "run", "raster x 0 1 2 y 0 1 2 0")
+    assert done.returncode != 0 and "not running" in done.stderr
