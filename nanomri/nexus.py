@@ -1,8 +1,9 @@
 """One NeXus HDF5 file per scan, written point by point, flushed line by line, crash-proof.
 
-Every dataset is created when the scan starts (NaN-filled), then the file switches to SWMR
-mode, so that a crash or a kill leaves a file h5py, silx and nexusformat open, with every
-line flushed before it.
+Every dataset is created when the scan starts (NaN-filled) and the file is flushed after every
+line, so a crash or a kill leaves a file that h5py, silx and nexusformat open, with every line
+flushed before it. Not SWMR: its "open for writing" flag would make a killed file unreadable
+until someone runs h5clear on it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ import numpy as np
 import nanomri
 
 TEXT = h5py.string_dtype()
-STAMP = "S40"  # fixed-length strings can still be written in SWMR mode
+STAMP = "S40"  # fixed length, so the end stamps are written in place when the scan ends
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class ScanFile:
                  world: str | None = None, start_time: datetime | None = None):
         self.path = Path(path)
         try:
-            self.h5 = h5py.File(self.path, "w-", libver="latest")
+            self.h5 = h5py.File(self.path, "w-")
         except FileExistsError:
             raise FileExistsError(f"scan file {self.path} exists; nanomri never overwrites "
                                   "data: choose another ScanFile or ScanDir") from None
@@ -121,7 +122,6 @@ class ScanFile:
                 ds.attrs["units"] = col.units
         self._write_nxdata(entry)
         self.entry = entry
-        self.h5.swmr_mode = True
         self.h5.flush()
 
     def _write_instruments(self, entry: h5py.Group, instruments: Iterable[Instrument]) -> None:

@@ -1,0 +1,50 @@
+"""Spot localisation on synthetic confocal images with Poisson noise."""
+
+import numpy as np
+import pytest
+
+from nanomri.analysis.spots import find_spots, match_spots
+
+PIXEL = 100e-9
+AXIS = np.arange(60) * PIXEL
+
+
+def image_with(spots, rng, peak=200.0, background=10.0, fwhm=300e-9):
+    xx, yy = np.meshgrid(AXIS, AXIS)
+    mean = np.full(xx.shape, background)
+    for x, y in spots:
+        mean += peak * np.exp(-4 * np.log(2) * ((xx - x) ** 2 + (yy - y) ** 2) / fwhm**2)
+    return rng.poisson(mean).astype(float)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_spots_are_recovered_within_a_fifth_of_a_pixel(seed):
+    rng = np.random.default_rng(seed)
+    truth = []
+    while len(truth) < 4:
+        p = rng.uniform(0.8e-6, 5.2e-6, 2)
+        if all(np.hypot(*(p - q)) > 1e-6 for q in truth):
+            truth.append(p)
+    found = find_spots(image_with(truth, rng), AXIS, AXIS)
+    pairs = match_spots(found, np.array(truth), max_distance=PIXEL)
+    assert len(found) == 4
+    assert all(spot is not None and d < 0.2 * PIXEL for _, spot, d in pairs)
+
+
+def test_pure_noise_has_no_spots():
+    rng = np.random.default_rng(1)
+    assert find_spots(image_with([], rng), AXIS, AXIS) == []
+
+
+def test_two_spots_four_pixels_apart_are_both_found():
+    rng = np.random.default_rng(2)
+    truth = np.array([[3e-6, 3e-6], [3.4e-6, 3e-6]])
+    found = find_spots(image_with(truth, rng, peak=400.0), AXIS, AXIS)
+    assert all(spot is not None for _, spot, _ in match_spots(found, truth, PIXEL))
+
+
+def test_uncertainty_is_reported_and_small_for_a_bright_spot():
+    rng = np.random.default_rng(3)
+    (spot,) = find_spots(image_with([(3e-6, 3e-6)], rng, peak=1000.0), AXIS, AXIS)
+    assert 0 < spot.x_err < 0.1 * PIXEL and 0 < spot.y_err < 0.1 * PIXEL
+    assert spot.sigma * 2.3548 == pytest.approx(300e-9, rel=0.1)
