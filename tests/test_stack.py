@@ -12,7 +12,7 @@ from nanomri.analysis.spots import find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .conftest import ROOT, StackRun, stack_env
+from .conftest import NANOMRI, ROOT, StackRun, stack_env
 
 pytestmark = pytest.mark.stack
 
@@ -133,3 +133,28 @@ def test_up_on_a_busy_port_fails_and_leaves_nothing_running(tmp_path):
 def test_run_without_a_stack_says_so(tmp_path):
     done = cli_in(tmp_path, "run", "raster x 0 1 2 y 0 1 2 0")
     assert done.returncode != 0 and "not running" in done.stderr
+
+
+def test_ctrl_c_aborts_the_raster_and_leaves_a_readable_file(stack: StackRun):
+    import signal
+    import time
+
+    before = set((stack.results / "scans").glob("scan_*.h5"))
+    run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 20 y 10e-6 15e-6 20 0.01"],
+                           env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not set((stack.results / "scans").glob("scan_*.h5")) - before:
+        assert time.monotonic() < deadline, "the raster never started its file"
+        time.sleep(0.1)
+    time.sleep(3.0)  # a few lines
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "aborted" in err
+    (path,) = set((stack.results / "scans").glob("scan_*.h5")) - before
+    with h5py.File(path, "r") as h5:
+        assert h5["entry/end_status"][()] == b"Abort"
+        image = h5["entry/data/counts"][()]
+    complete = ~np.isnan(image).any(axis=1)
+    assert 1 <= complete.sum() < 20 and np.isnan(image[-1]).all()
+    stack.run_ok("raster x 10e-6 11e-6 2 y 10e-6 11e-6 2 0")
