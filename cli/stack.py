@@ -132,9 +132,9 @@ class Launcher:
         self.paths = paths
         self.env = env
         self.processes: list[Process] = []
+        paths.logs.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Process:
-        self.paths.logs.mkdir(parents=True, exist_ok=True)
         log = self.paths.logs / f"{name.replace('/', '-')}.log"
         with open(log, "w") as out:
             popen = subprocess.Popen(

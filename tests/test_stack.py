@@ -158,3 +158,32 @@ def test_ctrl_c_aborts_the_raster_and_leaves_a_readable_file(stack: StackRun):
     complete = ~np.isnan(image).any(axis=1)
     assert 1 <= complete.sum() < 20 and np.isnan(image[-1]).all()
     stack.run_ok("raster x 10e-6 11e-6 2 y 10e-6 11e-6 2 0")
+
+
+def test_up_on_an_existing_tango_host_uses_it_and_leaves_it_running(tmp_path):
+    import re
+    import sys
+    import time
+
+    env = {**stack_env(tmp_path), "PYTANGO_DATABASE_NAME": str(tmp_path / "own.db")}
+    log = tmp_path / "db.log"
+    with open(log, "w") as out:
+        db = subprocess.Popen([sys.executable, "-m", "tango.databaseds.database", "--host",
+                               "127.0.0.1", "--port", "0", "--print-host-port", "2"],
+                              env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"port=(\d+)", log.read_text())):
+            assert time.monotonic() < deadline and db.poll() is None, log.read_text()
+            time.sleep(0.1)
+        host = f"127.0.0.1:{found.group(1)}"
+        run = StackRun(stack_env(tmp_path), tmp_path / "var", tmp_path / "results")
+        up = run.cli("up", "--tango-host", host)
+        assert up.returncode == 0, up.stderr
+        assert f"TANGO_HOST={host}" in up.stdout
+        run.run_ok("raster x 10e-6 11e-6 2 y 10e-6 11e-6 2 0")
+        assert run.cli("down").returncode == 0
+        assert db.poll() is None, "nanomri down stopped a database it did not start"
+    finally:
+        db.terminate()
+        db.wait(timeout=30)
