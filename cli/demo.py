@@ -56,11 +56,19 @@ def report(image: np.ndarray, x: np.ndarray, y: np.ndarray, truth: np.ndarray) -
     return found
 
 
+def quiet_echo(stream: str, line: str) -> None:
+    """Messages, and progress every 10 %, without the scan's table of points."""
+    if stream == "Progress" and int(line.split()[0]) % 10 == 0:
+        print(f"  {line}", flush=True)
+    elif stream not in ("Output", "Progress"):
+        print(f"  [{stream.lower()}] {line}", flush=True)
+
+
 def run_lines(door: str, lines: list[str]) -> None:
     """Run macro lines on the Door, stopping at the first that does not succeed."""
     from .door import DoorClient
 
-    client = DoorClient(door)
+    client = DoorClient(door, echo=quiet_echo)
     try:
         for line in lines:
             print(f"\n>>> {line}")

@@ -22,6 +22,7 @@ class MacroRun:
     ending: str | None = None
     errors: list[str] = field(default_factory=list)
     seen_running: bool = False
+    percent: int = -1  # last progress reported, in whole percent
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -69,8 +70,9 @@ class DoorClient:
         for item in json.loads(event.attr_value.value[1]):
             if item.get("id") != self._run.macro_id:
                 continue
-            if item.get("state") == "step":
-                self.echo("Progress", f"{item['step']:.0f} %")
+            if item.get("state") == "step" and int(item["step"]) != self._run.percent:
+                self._run.percent = int(item["step"])
+                self.echo("Progress", f"{self._run.percent} %")
             if item.get("state") in ENDINGS:
                 self._run.ending = item["state"]
 
