@@ -88,3 +88,13 @@ def test_file_killed_mid_scan_keeps_every_completed_line(tmp_path):
         assert image[24, 49] == 10 * (25 * 50 - 1)
         assert np.isnan(image[26:]).all()
         assert h5["entry/end_time"][()] == b""
+
+
+def test_nexusformat_finds_the_image_and_its_axes(tmp_path):
+    from nexusformat.nexus import nxload
+
+    path = tmp_path / "scan.h5"
+    write(path, raster(), 12).close()
+    plot = nxload(str(path)).plottable_data
+    assert plot.nxpath == "/entry/data" and plot.nxsignal.shape == (3, 4)
+    assert [axis.nxname for axis in plot.nxaxes] == ["y", "x"]
