@@ -12,6 +12,7 @@ import tango
 
 STREAMS = ("Output", "Info", "Warning", "Error")
 ENDINGS = {"finish", "exception", "abort", "stop"}
+BUSY = (tango.DevState.RUNNING, tango.DevState.STANDBY)  # STANDBY: the macro is paused
 
 
 @dataclass
@@ -80,7 +81,7 @@ class DoorClient:
         if event.err or not self._started:
             return
         state = event.attr_value.value
-        if state == tango.DevState.RUNNING:
+        if state in BUSY:
             self._run.seen_running = True
         elif self._run.seen_running:
             self._run.done.set()
@@ -94,14 +95,14 @@ class DoorClient:
         start = time.monotonic()
         try:
             while not self._run.done.wait(poll):
-                if self.proxy.state() != tango.DevState.RUNNING and (
+                if self.proxy.state() not in BUSY and (
                     self._run.seen_running or time.monotonic() - start > 2.0
                 ):
                     break
         except KeyboardInterrupt:
             self.echo("Warning", "Ctrl-C: aborting the macro")
             self.proxy.AbortMacro()
-            while self.proxy.state() == tango.DevState.RUNNING:
+            while self.proxy.state() in BUSY:
                 time.sleep(poll)
             self._run.ending = "abort"
         time.sleep(poll)  # the last Output/Error events trail the state change

@@ -92,7 +92,8 @@ class ScanFile:
                  world: str | None = None, start_time: datetime | None = None):
         self.path = Path(path)
         try:
-            self.h5 = h5py.File(self.path, "w-")
+            # no lock: silx or h5py may look at a long scan while it runs (flushed lines)
+            self.h5 = h5py.File(self.path, "w-", locking=False)
         except FileExistsError:
             raise FileExistsError(f"scan file {self.path} exists; nanomri never overwrites "
                                   "data: choose another ScanFile or ScanDir") from None

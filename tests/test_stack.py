@@ -1,5 +1,6 @@
 """The whole stack as a user drives it: `nanomri up`, macro lines on the Door, files, `down`."""
 
+import json
 import socket
 import subprocess
 
@@ -187,3 +188,32 @@ def test_up_on_an_existing_tango_host_uses_it_and_leaves_it_running(tmp_path):
     finally:
         db.terminate()
         db.wait(timeout=30)
+
+
+def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
+    import time
+
+    import tango
+
+    stack.run_ok("laser_on 1e-3")
+    tango_host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
+    door = tango.DeviceProxy(f"tango://{tango_host}/nanomri/door/1")
+    before = set((stack.results / "scans").glob("scan_*.h5"))
+    run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 12 y 10e-6 15e-6 12 0.005"],
+                           env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, stdin=subprocess.DEVNULL)
+    time.sleep(3.0)
+    door.PauseMacro()
+    time.sleep(1.0)
+    assert door.state() == tango.DevState.STANDBY
+    (path,) = set((stack.results / "scans").glob("scan_*.h5")) - before
+    with h5py.File(path, "r") as h5:
+        done_at_pause = int((~np.isnan(h5["entry/data/counts"][()])).sum())
+    time.sleep(1.0)
+    with h5py.File(path, "r") as h5:
+        assert int((~np.isnan(h5["entry/data/counts"][()])).sum()) == done_at_pause
+    door.ResumeMacro()
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    image, x, y = read_image(path)
+    assert not np.isnan(image).any() and 0 < done_at_pause < image.size
