@@ -166,10 +166,25 @@ class Launcher:
             raise StackError(f"{name} failed (exit {code}); its log:\n" + log_tail(log))
 
 
+def port_is_free(port: int) -> bool:
+    try:
+        check_port_free(port)
+    except StackError:
+        return False
+    return True
+
+
 def start_database(launcher: Launcher, port: int, timeout: float = 30.0) -> str:
-    """PyTango's sqlite database server on loopback; returns its host:port."""
+    """PyTango's sqlite database server on loopback; returns its host:port.
+
+    Without a port it takes the one of its last run if that is free (so TANGO_HOST stays the
+    same across restarts), else any free one.
+    """
+    last = launcher.paths.state / "database-port"
     if port:
         check_port_free(port)
+    elif last.exists() and port_is_free(int(last.read_text())):
+        port = int(last.read_text())
     proc = launcher.start(
         "databaseds",
         [sys.executable, "-m", "tango.databaseds.database", "--host", LOOPBACK,
@@ -180,6 +195,7 @@ def start_database(launcher: Launcher, port: int, timeout: float = 30.0) -> str:
     while time.monotonic() < deadline:
         found = re.search(r"port=(\d+)", Path(proc.log).read_text(errors="replace"))
         if found:
+            last.write_text(found.group(1))
             return f"{LOOPBACK}:{found.group(1)}"
         launcher.check_alive()
         time.sleep(0.1)

@@ -13,7 +13,7 @@ from nanomri.analysis.spots import find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .conftest import NANOMRI, ROOT, StackRun, stack_env
+from .conftest import NANOMRI, ROOT, StackRun, stack_env, still_running
 
 pytestmark = pytest.mark.stack
 
@@ -217,3 +217,16 @@ def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
     assert run.returncode == 0, err
     image, x, y = read_image(path)
     assert not np.isnan(image).any() and 0 < done_at_pause < image.size
+
+
+def test_restarted_stack_keeps_its_tango_host(tmp_path):
+    run = StackRun(stack_env(tmp_path), tmp_path / "var", tmp_path / "results")
+    hosts = []
+    for _ in range(2):
+        up = run.cli("up")
+        assert up.returncode == 0, up.stderr
+        hosts.append(up.stdout.split("TANGO_HOST=")[1].strip())
+        pids = run.pids
+        assert run.cli("down").returncode == 0
+        assert still_running(pids) == []
+    assert hosts[0] == hosts[1]
