@@ -1,8 +1,11 @@
 """The whole stack as a user drives it: `nanomri up`, macro lines on the Door, files, `down`."""
 
 import json
+import signal
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -25,6 +28,21 @@ RASTER = "raster x 10e-6 15e-6 26 y 10e-6 15e-6 26 0.002"  # 200 nm pixels
 def newest_scan(stack: StackRun) -> h5py.File:
     files = sorted((stack.results / "scans").glob("scan_*.h5"))
     return h5py.File(files[-1], "r")
+
+
+def started_scan(stack: StackRun, before: set, lines: int, timeout: float = 120) -> Path:
+    """The new scan file, once `lines` of its image are complete."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, f"no scan with {lines} complete lines"
+        new = set((stack.results / "scans").glob("scan_*.h5")) - before
+        if new:
+            (path,) = new
+            with h5py.File(path, "r") as h5:
+                image = h5["entry/data/counts"][()]
+            if (~np.isnan(image).any(axis=1)).sum() >= lines:
+                return path
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -137,22 +155,14 @@ def test_run_without_a_stack_says_so(tmp_path):
 
 
 def test_ctrl_c_aborts_the_raster_and_leaves_a_readable_file(stack: StackRun):
-    import signal
-    import time
-
     before = set((stack.results / "scans").glob("scan_*.h5"))
     run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 20 y 10e-6 15e-6 20 0.01"],
                            env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not set((stack.results / "scans").glob("scan_*.h5")) - before:
-        assert time.monotonic() < deadline, "the raster never started its file"
-        time.sleep(0.1)
-    time.sleep(3.0)  # a few lines
+    path = started_scan(stack, before, lines=2)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "aborted" in err
-    (path,) = set((stack.results / "scans").glob("scan_*.h5")) - before
     with h5py.File(path, "r") as h5:
         assert h5["entry/end_status"][()] == b"Abort"
         image = h5["entry/data/counts"][()]
@@ -164,7 +174,6 @@ def test_ctrl_c_aborts_the_raster_and_leaves_a_readable_file(stack: StackRun):
 def test_up_on_an_existing_tango_host_uses_it_and_leaves_it_running(tmp_path):
     import re
     import sys
-    import time
 
     env = {**stack_env(tmp_path), "PYTANGO_DATABASE_NAME": str(tmp_path / "own.db")}
     log = tmp_path / "db.log"
@@ -191,8 +200,6 @@ def test_up_on_an_existing_tango_host_uses_it_and_leaves_it_running(tmp_path):
 
 
 def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
-    import time
-
     import tango
 
     stack.run_ok("laser_on 1e-3")
@@ -202,11 +209,10 @@ def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
     run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 12 y 10e-6 15e-6 12 0.005"],
                            env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, stdin=subprocess.DEVNULL)
-    time.sleep(3.0)
+    path = started_scan(stack, before, lines=1)
     door.PauseMacro()
     time.sleep(1.0)
     assert door.state() == tango.DevState.STANDBY
-    (path,) = set((stack.results / "scans").glob("scan_*.h5")) - before
     with h5py.File(path, "r") as h5:
         done_at_pause = int((~np.isnan(h5["entry/data/counts"][()])).sum())
     time.sleep(1.0)
