@@ -99,6 +99,7 @@ class ScanFile:
                                   "data: choose another ScanFile or ScanDir") from None
         self.columns = columns
         self.raster = raster
+        self.signal = next((c for c in columns if raster and c.name == raster.signal), None)
         self.h5.attrs["default"] = "entry"
         entry = _group(self.h5, "entry", "NXentry")
         entry.attrs["default"] = "data"
@@ -171,8 +172,7 @@ class ScanFile:
             self.h5.flush()
             return
         row, column = divmod(index, self.raster.shape[1])
-        signal = next(c for c in self.columns if c.name == self.raster.signal)
-        value = values.get(signal.key)
+        value = values.get(self.signal.key)
         if value is not None:
             self.image[row, column] = float(value)
         if column == self.raster.shape[1] - 1:
