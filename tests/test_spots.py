@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nanomri.analysis.spots import find_spots, match_spots
+from nanomri.analysis.spots import Spot, find_spots, match_spots
 
 PIXEL = 100e-9
 AXIS = np.arange(60) * PIXEL
@@ -31,9 +31,18 @@ def test_random_spots_are_recovered_within_a_fifth_of_a_pixel(seed):
     assert all(spot is not None and d < 0.2 * PIXEL for _, spot, d in pairs)
 
 
-def test_pure_noise_has_no_spots():
+@pytest.mark.parametrize("background", [0.3, 1.0, 10.0, 1000.0])
+def test_pure_noise_has_no_spots_even_at_the_edges(background):
     rng = np.random.default_rng(1)
-    assert find_spots(image_with([], rng), AXIS, AXIS) == []
+    for _ in range(10):
+        assert find_spots(image_with([], rng, background=background), AXIS, AXIS) == []
+
+
+def test_faint_spot_five_noise_sigmas_high_per_pixel_is_found():
+    rng = np.random.default_rng(4)
+    truth = np.array([[2.5e-6, 3.5e-6]])
+    found = find_spots(image_with(truth, rng, peak=50.0, background=100.0), AXIS, AXIS)
+    assert len(found) == 1 and match_spots(found, truth, PIXEL)[0][1] is not None
 
 
 def test_two_spots_four_pixels_apart_are_both_found():
@@ -48,3 +57,11 @@ def test_uncertainty_is_reported_and_small_for_a_bright_spot():
     (spot,) = find_spots(image_with([(3e-6, 3e-6)], rng, peak=1000.0), AXIS, AXIS)
     assert 0 < spot.x_err < 0.1 * PIXEL and 0 < spot.y_err < 0.1 * PIXEL
     assert spot.sigma * 2.3548 == pytest.approx(300e-9, rel=0.1)
+
+
+def test_match_pairs_each_true_position_with_the_nearest_free_spot_within_reach():
+    spots = [Spot(1e-6, 1e-6, 0, 0, 1e-7, 10), Spot(1.05e-6, 1e-6, 0, 0, 1e-7, 10)]
+    truth = np.array([[1.04e-6, 1e-6], [1e-6, 1.01e-6], [3e-6, 3e-6]])
+    pairs = match_spots(spots, truth, max_distance=1e-7)
+    assert [spot for _, spot, _ in pairs] == [spots[1], spots[0], None]
+    assert pairs[0][2] == pytest.approx(1e-8) and np.isnan(pairs[2][2])

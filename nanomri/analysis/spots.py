@@ -7,6 +7,7 @@ from scipy import ndimage
 from scipy.optimize import curve_fit
 
 MAD_TO_SIGMA = 1.4826  # robust standard deviation of Gaussian noise from the median deviation
+SMOOTHING = 1.0  # pixels: sigma of the Gaussian filter of the peak search
 
 
 @dataclass(frozen=True)
@@ -26,19 +27,30 @@ def _gaussian(coords, amplitude, x0, y0, sigma, offset):
     return offset + amplitude * np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma**2))
 
 
-def background_and_noise(image: np.ndarray) -> tuple[float, float]:
-    """Median background and robust noise, which a few bright spots do not bias."""
-    background = float(np.median(image))
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(image - background)))
-    return background, max(noise, np.sqrt(max(background, 1.0)))  # never below shot noise
+def noise_gain(shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Standard deviation per pixel of unit white noise after the Gaussian filter: about
+    1 / (2 sqrt(pi) sigma) inside, more at the edges, whose reflection counts pixels twice."""
+    rows, cols = (np.sqrt((ndimage.gaussian_filter1d(np.eye(n), sigma, axis=0) ** 2).sum(1))
+                  for n in shape)
+    return np.outer(rows, cols)
+
+
+def significance(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed image, and by how many noise sigmas each of its pixels stands above the
+    median background. The noise is the MAD of the image, which a few bright spots do not
+    bias, and never below the shot noise of the background."""
+    smooth = ndimage.gaussian_filter(image, SMOOTHING)
+    gain = noise_gain(image.shape, SMOOTHING)
+    background = float(np.median(smooth))
+    noise = MAD_TO_SIGMA * float(np.median(np.abs(smooth - background) / gain))
+    noise = max(noise, np.sqrt(max(background, 1.0)))
+    return smooth, (smooth - background) / (noise * gain)
 
 
 def candidates(image: np.ndarray, threshold: float, radius: int) -> list[tuple[int, int]]:
     """Pixels that are local maxima of the smoothed image `threshold` noise above background."""
-    smooth = ndimage.gaussian_filter(image.astype(float), 1.0)
-    background, noise = background_and_noise(smooth)
-    peaks = (ndimage.maximum_filter(smooth, size=2 * radius + 1) == smooth)
-    peaks &= smooth > background + threshold * noise
+    smooth, sigmas = significance(image)
+    peaks = (ndimage.maximum_filter(smooth, size=2 * radius + 1) == smooth) & (sigmas > threshold)
     return [tuple(p) for p in np.argwhere(peaks)]
 
 
@@ -65,7 +77,7 @@ def fit_spot(image: np.ndarray, x: np.ndarray, y: np.ndarray, row: int, col: int
                 float(amplitude))
 
 
-def find_spots(image: np.ndarray, x: np.ndarray, y: np.ndarray, threshold: float = 5.0,
+def find_spots(image: np.ndarray, x: np.ndarray, y: np.ndarray, threshold: float = 6.0,
                radius: int = 3) -> list[Spot]:
     """Spots in `image` (rows along y, columns along x, positions in m), brightest first."""
     image = np.nan_to_num(np.asarray(image, dtype=float), nan=float(np.nanmedian(image)))
