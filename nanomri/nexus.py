@@ -1,9 +1,11 @@
 """One NeXus HDF5 file per scan, written point by point, flushed line by line, crash-proof.
 
-Every dataset is created when the scan starts (NaN-filled) and the file is flushed after every
-line, so a crash or a kill leaves a file that h5py, silx and nexusformat open, with every line
-flushed before it. Not SWMR: its "open for writing" flag would make a killed file unreadable
-until someone runs h5clear on it.
+Every dataset is created NaN-filled when the scan starts, its chunks allocated on disk at once,
+so that writing a point afterwards changes raw data only and never the file's structure; the
+file is flushed after every line. A crash or a kill therefore leaves a file that h5py, silx and
+nexusformat open, with every line flushed before it, and a reader may open the file while it
+is written. Not SWMR: its "open for writing" flag would make a killed file unreadable (to all
+but SWMR readers) until someone runs h5clear on it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -18,15 +20,18 @@ import nanomri
 
 TEXT = h5py.string_dtype()
 STAMP = "S40"  # fixed length, so the end stamps are written in place when the scan ends
+MOTOR, COUNTER = "motor", "counter"
 
 
 @dataclass(frozen=True)
 class Column:
-    """One scalar per scan point: `key` in the records, `name` in the file."""
+    """One scalar per scan point: `key` in the records, `name` in the file, `kind` MOTOR,
+    COUNTER or "" (point number, timestamp)."""
 
     key: str
     name: str
     units: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,6 @@ class Raster:
     slow: str
     fast_positions: np.ndarray
     slow_positions: np.ndarray
-    signal: str  # name of the column shown as the image
     units: str = "m"
 
     @property
@@ -52,12 +56,12 @@ class Instrument:
     name: str
     device: str
     driver: str
-    settings: Mapping[str, tuple[object, str]] = field(default_factory=dict)
+    settings: Mapping[str, tuple[str | float | int | bool, str]] = field(default_factory=dict)
 
 
 def scan_path(template: str | Path, serialno: int) -> Path:
-    """The file of scan `serialno`: `{serialno}` in the template is replaced by it."""
-    return Path(str(template).format(serialno=serialno))
+    """The file of scan `serialno`: `{serialno}` (or Sardana's `{ScanID}`) is replaced by it."""
+    return Path(str(template).format(serialno=serialno, ScanID=serialno))
 
 
 def _group(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
@@ -74,7 +78,7 @@ def _stamp(group: h5py.Group, name: str, when: datetime | None) -> None:
     group.create_dataset(name, data=np.bytes_(when.isoformat() if when else ""), dtype=STAMP)
 
 
-def _setting(group: h5py.Group, name: str, value: object, units: str) -> None:
+def _setting(group: h5py.Group, name: str, value: str | float | int | bool, units: str) -> None:
     if isinstance(value, str):
         _text(group, name, value)
     else:
@@ -83,51 +87,72 @@ def _setting(group: h5py.Group, name: str, value: object, units: str) -> None:
         group[name].attrs["units"] = units
 
 
+def _nan_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], chunks,
+                 maxshape: tuple[int | None, ...] | None = None) -> h5py.Dataset:
+    """A float dataset of NaN whose chunks are on disk now: later writes are raw data only."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)  # h5py fills it in: one per dataset
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return group.create_dataset(name, shape=shape, dtype="f8", fillvalue=np.nan, chunks=chunks,
+                                maxshape=maxshape, dcpl=dcpl)
+
+
+def _first(columns: list[Column], kind: str) -> Column | None:
+    return next((c for c in columns if c.kind == kind), None)
+
+
 class ScanFile:
-    """Writer of one scan's NeXus file; `close` (or a crash) leaves it readable."""
+    """Writer of one scan's NeXus file; `close` (or a crash) leaves it readable.
+
+    `npoints` is the length of a scan that is not a raster (None: the file grows point by
+    point); a raster has the points of its image.
+    """
 
     def __init__(self, path: str | Path, *, title: str, serialno: int, columns: list[Column],
                  npoints: int | None = None, raster: Raster | None = None,
                  instruments: Iterable[Instrument] = (), world_name: str | None = None,
                  world: str | None = None, start_time: datetime | None = None):
         self.path = Path(path)
-        try:
-            # no lock: silx or h5py may look at a long scan while it runs (flushed lines)
-            self.h5 = h5py.File(self.path, "w-", locking=False)
-        except FileExistsError:
-            raise FileExistsError(f"scan file {self.path} exists; nanomri never overwrites "
-                                  "data: choose another ScanFile or ScanDir") from None
         self.columns = columns
         self.raster = raster
-        self.signal = next((c for c in columns if raster and c.name == raster.signal), None)
+        self.signal = _first(columns, COUNTER)
+        self.image: h5py.Dataset | None = None
+        self.h5 = self._create(self.path)
+        try:
+            self.entry = self._write_entry(title, serialno, start_time)
+            self._write_instruments(instruments)
+            self._write_sample(world_name, world)
+            npoints = raster.shape[0] * raster.shape[1] if raster else npoints
+            self.measurement = self._write_measurement(npoints or 0)
+            self._write_nxdata()
+            self.h5.flush()
+        except BaseException:  # an abort lands anywhere: leave no file handle behind
+            self.h5.close()
+            raise
+
+    @staticmethod
+    def _create(path: Path) -> h5py.File:
+        try:
+            # no lock: silx or h5py may look at a long scan while it runs (flushed lines)
+            return h5py.File(path, "w-", locking=False)
+        except FileExistsError:
+            raise FileExistsError(f"scan file {path} exists; nanomri never overwrites data: "
+                                  "choose another ScanFile or ScanDir") from None
+
+    def _write_entry(self, title: str, serialno: int, start_time: datetime | None) -> h5py.Group:
         self.h5.attrs["default"] = "entry"
         entry = _group(self.h5, "entry", "NXentry")
         entry.attrs["default"] = "data"
         _text(entry, "title", title)
-        entry.create_dataset("entry_identifier", data=serialno)
+        _text(entry, "entry_identifier", str(serialno))
         _stamp(entry, "start_time", start_time or datetime.now().astimezone())
         _stamp(entry, "end_time", None)
         _stamp(entry, "end_status", None)
         _text(entry, "program_name", "nanomri")
         entry["program_name"].attrs["version"] = nanomri.__version__
-        self._write_instruments(entry, instruments)
-        sample = _group(entry, "sample", "NXsample")
-        if world_name is not None:
-            _text(sample, "name", world_name)
-        if world is not None:
-            _text(sample, "world", world)
-        self.measurement = _group(entry, "measurement", "NXcollection")
-        for col in columns:
-            ds = self.measurement.create_dataset(col.name, shape=(npoints or 0,), dtype="f8",
-                                                 fillvalue=np.nan, maxshape=(None,), chunks=True)
-            if col.units:
-                ds.attrs["units"] = col.units
-        self._write_nxdata(entry)
-        self.entry = entry
-        self.h5.flush()
+        return entry
 
-    def _write_instruments(self, entry: h5py.Group, instruments: Iterable[Instrument]) -> None:
-        group = _group(entry, "instrument", "NXinstrument")
+    def _write_instruments(self, instruments: Iterable[Instrument]) -> None:
+        group = _group(self.entry, "instrument", "NXinstrument")
         for inst in instruments:
             coll = _group(group, inst.name, "NXcollection")
             _text(coll, "tango_device", inst.device)
@@ -135,29 +160,52 @@ class ScanFile:
             for name, (value, units) in inst.settings.items():
                 _setting(coll, name, value, units)
 
-    def _write_nxdata(self, entry: h5py.Group) -> None:
-        data = _group(entry, "data", "NXdata")
-        r = self.raster
-        if r is None:
-            counters = [c for c in self.columns if c.name not in ("point_nb", "timestamp")]
-            if counters:
-                data.attrs["signal"] = counters[-1].name
-                data[counters[-1].name] = self.measurement[counters[-1].name]
-            if len(counters) > 1:
-                data.attrs["axes"] = [counters[0].name]
-                data[counters[0].name] = self.measurement[counters[0].name]
+    def _write_sample(self, world_name: str | None, world: str | None) -> None:
+        sample = _group(self.entry, "sample", "NXsample")
+        if world_name is not None:
+            _text(sample, "name", world_name)
+        if world is not None:
+            _text(sample, "world", world)
+
+    def _write_measurement(self, npoints: int) -> h5py.Group:
+        measurement = _group(self.entry, "measurement", "NXcollection")
+        for col in self.columns:
+            ds = _nan_dataset(measurement, col.name, (npoints,), True, maxshape=(None,))
+            if col.units:
+                ds.attrs["units"] = col.units
+        return measurement
+
+    def _write_nxdata(self) -> None:
+        data = _group(self.entry, "data", "NXdata")
+        if self.signal is None:
             return
-        image = data.create_dataset(r.signal, shape=r.shape, dtype="f8", fillvalue=np.nan,
-                                    chunks=(1, r.shape[1]))
-        image.attrs["long_name"] = f"{r.signal} per pixel"
+        data.attrs["signal"] = self.signal.name
+        if self.raster is None:
+            self._write_curve(data)
+        else:
+            self._write_image(data, self.raster)
+
+    def _write_curve(self, data: h5py.Group) -> None:
+        """The first counter against the first motor: links to their measurement columns."""
+        data[self.signal.name] = self.measurement[self.signal.name]
+        motor = _first(self.columns, MOTOR)
+        if motor is not None:
+            data[motor.name] = self.measurement[motor.name]
+            data.attrs["axes"] = [motor.name]
+            data.attrs[f"{motor.name}_indices"] = 0
+
+    def _write_image(self, data: h5py.Group, r: Raster) -> None:
+        """The first counter as an (n_slow, n_fast) image over the nominal axis positions."""
+        self.image = _nan_dataset(data, self.signal.name, r.shape, (1, r.shape[1]))
+        self.image.attrs["long_name"] = f"{self.signal.name} per pixel"
+        if self.signal.units:
+            self.image.attrs["units"] = self.signal.units
         for axis, positions in ((r.slow, r.slow_positions), (r.fast, r.fast_positions)):
             data.create_dataset(axis, data=np.asarray(positions, dtype=float))
             data[axis].attrs["units"] = r.units
-        data.attrs["signal"] = r.signal
         data.attrs["axes"] = [r.slow, r.fast]
         data.attrs[f"{r.slow}_indices"] = 0
         data.attrs[f"{r.fast}_indices"] = 1
-        self.image = image
 
     def write_point(self, index: int, values: Mapping[str, object]) -> None:
         """Store scan point `index`; flush when a raster line (or a plain point) completes."""
@@ -168,14 +216,14 @@ class ScanFile:
             value = values.get(col.key)
             if value is not None:
                 ds[index] = float(value)
-        if self.raster is None:
+        if self.image is None:
             self.h5.flush()
             return
-        row, column = divmod(index, self.raster.shape[1])
+        row, column = divmod(index, self.image.shape[1])
         value = values.get(self.signal.key)
         if value is not None:
             self.image[row, column] = float(value)
-        if column == self.raster.shape[1] - 1:
+        if column == self.image.shape[1] - 1:
             self.h5.flush()
 
     def close(self, status: str = "Normal", end_time: datetime | None = None) -> None:
@@ -183,10 +231,11 @@ class ScanFile:
         if not self.h5:
             return
         when = end_time or datetime.now().astimezone()
-        self.entry["end_time"][()] = np.bytes_(when.isoformat())
-        self.entry["end_status"][()] = np.bytes_(status)
-        self.h5.flush()
-        self.h5.close()
+        try:
+            self.entry["end_time"][()] = np.bytes_(when.isoformat())
+            self.entry["end_status"][()] = np.bytes_(status)
+        finally:
+            self.h5.close()
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
