@@ -3,7 +3,7 @@
 from typing import Any
 
 from tango import DevState
-from tango.server import Device, device_property
+from tango.server import Device, command, device_property
 
 from .registry import open_driver
 from .validation import fail
@@ -35,6 +35,15 @@ class InstrumentDevice(Device):
 
     def init_instrument(self) -> None:
         """Apply the driver's constraints to the attributes; called once the driver is open."""
+
+    @command(doc_in="Put the instrument in its safe state (beam blanked, outputs off, "
+                    "tip retracted, sequences stopped, field held)")
+    def SafeState(self) -> None:
+        self.safe_state()
+
+    def safe_state(self) -> None:
+        """What SafeState does on this instrument; every device defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no safe state")
 
     @property
     def driver(self) -> Any:

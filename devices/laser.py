@@ -58,4 +58,7 @@ class NVLaser(InstrumentDevice):
 
     @command(doc_in="Blank the beam (safe state)")
     def Stop(self) -> None:
+        self.safe_state()
+
+    def safe_state(self) -> None:
         self.driver.set_emission(False)

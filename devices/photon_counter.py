@@ -56,6 +56,9 @@ class PhotonCounter(InstrumentDevice):
 
     @command(doc_in="Close the gate now (safe state)")
     def Stop(self) -> None:
+        self.safe_state()
+
+    def safe_state(self) -> None:
         self.driver.stop()
 
     def dev_state(self) -> DevState:

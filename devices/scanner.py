@@ -90,4 +90,7 @@ class Scanner(InstrumentDevice):
 
     @command(doc_in="Decelerate every axis to rest (safe state)")
     def Stop(self) -> None:
+        self.safe_state()
+
+    def safe_state(self) -> None:
         self.driver.stop()

@@ -5,48 +5,22 @@ checked: an unknown key, a missing one, a non-finite or out-of-range value, or a
 outside the scanner's travel gives one `WorldError` line naming the file and the key.
 """
 
-import math
 from pathlib import Path
-from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-AXES = ("x", "y", "z")
+from .specs.camera import CameraSpec
+from .specs.common import AXES, Finite, NonNegative, Positive, Strict
+from .specs.laser import LaserSpec
+from .specs.magnet import MagnetSpec
+from .specs.photon_counter import PhotonCounterSpec
+from .specs.scanner import ScannerSpec
+from .specs.sequencer import SequencerSpec
+from .specs.signal_generator import SignalGeneratorSpec
+from .specs.tunnel_current import TunnelCurrentSpec
 
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {value}")
-    return value
-
-
-Finite = Annotated[float, AfterValidator(_finite)]
-Positive = Annotated[Finite, Field(gt=0)]
-NonNegative = Annotated[Finite, Field(ge=0)]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PerAxis(Strict):
-    """One value per scanner axis."""
-
-    x: Finite
-    y: Finite
-    z: Finite
-
-    def as_dict(self) -> dict[str, float]:
-        return {axis: getattr(self, axis) for axis in AXES}
-
-
-class PositivePerAxis(PerAxis):
-    x: Positive
-    y: Positive
-    z: Positive
+__all__ = ["AXES", "World", "WorldError", "load_world", "parse_world"]
 
 
 class Sample(Strict):
@@ -67,50 +41,19 @@ class Optics(Strict):
     detector_dead_time: NonNegative  # s, non-paralysable
 
 
-class ScannerSpec(Strict):
-    """Closed-loop xyz stage: travel, speed, acceleration, settling (data-sheet values)."""
-
-    position_min: PerAxis
-    position_max: PerAxis
-    max_velocity: PositivePerAxis
-    max_acceleration: PositivePerAxis
-    settle_time: NonNegative
-    initial_position: PerAxis
-
-    @model_validator(mode="after")
-    def _ranges(self) -> "ScannerSpec":
-        low, high, start = (self.position_min.as_dict(), self.position_max.as_dict(),
-                            self.initial_position.as_dict())
-        for axis in AXES:
-            if low[axis] >= high[axis]:
-                raise ValueError(f"position_min.{axis} must be below position_max.{axis}")
-            if not low[axis] <= start[axis] <= high[axis]:
-                raise ValueError(f"initial_position.{axis} = {start[axis]:g} m is outside "
-                                 f"[{low[axis]:g}, {high[axis]:g}] m")
-        return self
-
-
-class LaserSpec(Strict):
-    """Excitation laser with its modulator."""
-
-    max_power: Positive  # W
-    switch_time: NonNegative  # s, blanking rise/fall time
-    initial_power: NonNegative  # W
-
-
-class PhotonCounterSpec(Strict):
-    """Counter card gating the APD."""
-
-    min_dwell: NonNegative  # s
-    max_dwell: Positive  # s
-    readout_time: NonNegative  # s, from gate end to counts available
-    max_count_rate: Positive  # counts/s above which the APD is called saturated
-
-
 class Instruments(Strict):
+    """Every simulated instrument; the optional ones exist only in worlds that have them."""
+
     scanner: ScannerSpec
     laser: LaserSpec
     photon_counter: PhotonCounterSpec
+    probe: ScannerSpec | None = None  # STM/AFM scan head over the sample surface
+    sequencer: SequencerSpec | None = None
+    mw: SignalGeneratorSpec | None = None  # drives the NV spin
+    rf: SignalGeneratorSpec | None = None  # drives dark spins or the STM tip
+    camera: CameraSpec | None = None
+    magnet: MagnetSpec | None = None
+    tunnel_current: TunnelCurrentSpec | None = None
 
 
 class World(Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nanomri.world import AXES, World, load_world
+from nanomri.world import AXES, Instruments, World, load_world
 
 from .motion import Trajectory
 
@@ -45,6 +45,11 @@ class SimWorld:
         self.paths = {axis: Trajectory.rest(start[axis], now) for axis in AXES}
         self.laser = LaserHistory(now)
         self.nv_centres = np.asarray(model.sample.nv_centres, dtype=float)
+        self.attached: dict[str, object] = {}  # simulated drivers by world section, see attach
+
+    def attach(self, section: str, driver: object) -> None:
+        """Make `driver` the simulated instrument of `section`, for the others to query."""
+        self.attached[section] = driver
 
     def rng(self, instrument: str) -> np.random.Generator:
         """A generator of its own for each instrument, from the world's seed."""
@@ -65,3 +70,24 @@ def get_world(path: str | Path) -> SimWorld:
     if key not in _WORLDS:
         _WORLDS[key] = SimWorld(load_world(key))
     return _WORLDS[key]
+
+
+def open_section(address: str, default: str, spec_type: type) -> tuple[SimWorld, object, str]:
+    """World, spec and key of the instrument section a `sim:` address names.
+
+    The address is `<world file>` or `<world file>#<section>` (e.g. `confocal.yaml#rf` for the
+    second signal generator); without `#` the section is `default`.
+    """
+    path, _, key = address.partition("#")
+    key = key or default
+    if key not in Instruments.model_fields:
+        raise ValueError(f"{address!r}: no instrument section {key!r} in world files; "
+                         f"sections: {sorted(Instruments.model_fields)}")
+    world = get_world(path)
+    spec = getattr(world.model.instruments, key)
+    if spec is None:
+        raise ValueError(f"world file {path} has no instruments.{key} section")
+    if not isinstance(spec, spec_type):
+        raise ValueError(f"instruments.{key} of {path} is a {type(spec).__name__}, "
+                         f"not a {spec_type.__name__}")
+    return world, spec, key

@@ -5,30 +5,12 @@ import time
 
 import pytest
 import tango
-from tango.test_context import DeviceTestContext
 
 from nanomri.devices.laser import NVLaser
 from nanomri.devices.photon_counter import PhotonCounter
 from nanomri.devices.scanner import Scanner
 
-from .conftest import ROOT
-
-WORLD = f"sim:{ROOT / 'conf' / 'worlds' / 'confocal.yaml'}"
-
-
-def device(cls, driver: str = WORLD) -> DeviceTestContext:
-    return DeviceTestContext(cls, properties={"Driver": driver}, process=True, host="127.0.0.1")
-
-
-def wait_while(proxy: tango.DeviceProxy, state: tango.DevState, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while proxy.state() == state:
-        assert time.monotonic() < deadline, f"still {state} after {timeout} s"
-        time.sleep(0.005)
-
-
-def reason(exc: pytest.ExceptionInfo) -> str:
-    return exc.value.args[0].reason
+from .tango_context import device, reason, wait_while
 
 
 def test_scanner_moves_in_real_time_and_arrives():

@@ -1,0 +1,1 @@
+"""Drivers of real instruments: SCPI and serial command sets over pyvisa."""

@@ -1,0 +1,1 @@
+"""World-file sections: one pydantic model per simulated instrument, data-sheet values in SI."""

@@ -1,0 +1,42 @@
+"""What the simulated pulse sequencer actually played: the sequence, when, how many times."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nanomri.sequence import Sequence
+
+
+@dataclass(frozen=True)
+class Playback:
+    """`sequence` repeated `repetitions` times from `start` (world clock), cut at `stopped`."""
+
+    sequence: Sequence
+    start: float
+    repetitions: int
+    stopped: float = np.inf
+
+    @property
+    def end(self) -> float:
+        """When the last repetition ends, or when the run was stopped if earlier."""
+        return min(self.start + self.repetitions * self.sequence.length, self.stopped)
+
+    def completed(self, t: float) -> int:
+        """Repetitions fully played by time `t`."""
+        done = np.floor((min(t, self.end) - self.start) / self.sequence.length)
+        return int(np.clip(done, 0, self.repetitions))
+
+    def windows(self, channel: str, t: float) -> np.ndarray:
+        """(n, 2) absolute windows of `channel` in the repetitions completed by time `t`."""
+        reps = np.arange(self.completed(t)) * self.sequence.length + self.start
+        w = self.sequence.windows(channel)
+        return (reps[:, None, None] + w[None, :, :]).reshape(-1, 2)
+
+    def high(self, channel: str, times: np.ndarray) -> np.ndarray:
+        """True where `channel` is high at each of `times`."""
+        times = np.asarray(times, dtype=float)
+        phase = np.mod(times - self.start, self.sequence.length)
+        playing = (times >= self.start) & (times < self.end)
+        w = self.sequence.windows(channel)
+        inside = (phase[..., None] >= w[:, 0]) & (phase[..., None] < w[:, 1])
+        return playing & inside.any(axis=-1)

@@ -1,0 +1,39 @@
+"""Running nanomri devices in PyTango's test context, and waiting on them, for device tests."""
+
+import time
+
+import pytest
+import tango
+from tango.test_context import DeviceTestContext, MultiDeviceTestContext
+
+from .conftest import ROOT
+
+CONFOCAL = ROOT / "conf" / "worlds" / "confocal.yaml"
+WORLD = f"sim:{CONFOCAL}"
+
+
+def device(cls, driver: str = WORLD, **properties) -> DeviceTestContext:
+    """One device in its own server process on loopback, its `Driver` set to `driver`."""
+    return DeviceTestContext(cls, properties={"Driver": driver, **properties}, process=True,
+                             host="127.0.0.1")
+
+
+def devices(*entries: tuple[type, str, str]) -> MultiDeviceTestContext:
+    """Several devices (class, name, Driver) in one server process, so they share one world;
+    reach each with `context.get_device(name)`."""
+    info = [{"class": cls, "devices": [{"name": name, "properties": {"Driver": driver}}]}
+            for cls, name, driver in entries]
+    return MultiDeviceTestContext(info, process=True, host="127.0.0.1")
+
+
+def wait_while(proxy: tango.DeviceProxy, state: tango.DevState, timeout: float = 10.0) -> None:
+    """Poll until `proxy` leaves `state`; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while proxy.state() == state:
+        assert time.monotonic() < deadline, f"still {state} after {timeout} s"
+        time.sleep(0.005)
+
+
+def reason(exc: pytest.ExceptionInfo) -> str:
+    """The reason of the first error of a DevFailed."""
+    return exc.value.args[0].reason
