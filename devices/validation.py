@@ -1,8 +1,12 @@
 """Input checks shared by every nanomri device: one DevFailed per problem, reason NANOMRI_*."""
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import tango
+
+from nanomri.interfaces.errors import Refused
 
 
 def fail(reason: str, description: str, origin: str = "nanomri") -> None:
@@ -16,3 +20,12 @@ def require_finite(name: str, value: float) -> float:
         fail("NOT_FINITE", f"{name} must be a finite number, got {value}")
     return value
 
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a driver's `Refused` into DevFailed NANOMRI_<reason> with the driver's message."""
+    try:
+        yield
+    except Refused as exc:
+        fail(exc.reason, str(exc))
