@@ -1,14 +1,17 @@
-"""Tango device of the 532 nm NV excitation laser: blanking, power, safe state."""
+"""Tango device of the 532 nm NV excitation laser: blanking, power, gating, interlock."""
 
 from tango import AttrWriteType, DevState
 from tango.server import attribute, command
 
+from nanomri.interfaces.laser import LaserMode
+
 from .base import InstrumentDevice
-from .validation import require_finite
+from .validation import refusals, require_finite
 
 
 class NVLaser(InstrumentDevice):
-    """The excitation laser; ON while it emits, OFF while blanked (its safe state)."""
+    """The excitation laser: ON while it emits, OFF while blanked (its safe state), ALARM while
+    its interlock is open (emission refused)."""
 
     INSTRUMENT = "laser"
 
@@ -19,14 +22,16 @@ class NVLaser(InstrumentDevice):
     @attribute(
         dtype=bool,
         access=AttrWriteType.READ_WRITE,
-        doc="True unblanks the beam onto the sample, False blanks it",
+        doc="True unblanks the beam onto the sample, False blanks it; refused while the "
+            "interlock is open",
     )
     def emission(self) -> bool:
         return self.driver.emission()
 
     @emission.write
     def emission(self, on: bool) -> None:
-        self.driver.set_emission(bool(on))
+        with refusals():
+            self.driver.set_emission(bool(on))
 
     @attribute(
         dtype=float,
@@ -42,18 +47,43 @@ class NVLaser(InstrumentDevice):
 
     @power.write
     def power(self, value: float) -> None:
-        self.driver.set_power(require_finite("power", value))
+        with refusals():
+            self.driver.set_power(require_finite("power", value))
+
+    @attribute(
+        dtype=LaserMode,
+        access=AttrWriteType.READ_WRITE,
+        memorized=True,
+        hw_memorized=True,
+        doc="CW: on while unblanked; GATED: on only while the sequencer's laser channel is high",
+    )
+    def mode(self) -> LaserMode:
+        return self.driver.mode()
+
+    @mode.write
+    def mode(self, value: int) -> None:
+        with refusals():
+            self.driver.set_mode(LaserMode(value))
+
+    @attribute(dtype=bool, doc="True while the safety interlock is open: no emission possible")
+    def interlock_open(self) -> bool:
+        return self.driver.interlock_open()
 
     def dev_state(self) -> DevState:
         if self._driver is None:
             return DevState.FAULT
+        if self._driver.interlock_open():
+            return DevState.ALARM
         return DevState.ON if self._driver.emission() else DevState.OFF
 
     def dev_status(self) -> str:
         if self._driver is None:
             return self.get_status()
+        if self._driver.interlock_open():
+            return "interlock open: emission refused until it is closed"
         if self._driver.emission():
-            return f"emitting {self._driver.power():.3g} W"
+            mode = "gated by the sequencer" if self._driver.mode() == LaserMode.GATED else "cw"
+            return f"emitting {self._driver.power():.3g} W, {mode}"
         return "blanked"
 
     @command(doc_in="Blank the beam (safe state)")

@@ -19,19 +19,29 @@ Clock = Callable[[], float]
 
 
 class LaserHistory:
-    """Power reaching the sample as a step function of time (0 while blanked)."""
+    """Power reaching the sample as a step function of time (0 while blanked), and whether the
+    beam was gated by the sequencer's laser channel from each step on."""
 
     def __init__(self, t: float):
         self.times = [t]
         self.powers = [0.0]
+        self.gated = [False]
 
-    def record(self, t: float, power: float) -> None:
+    def record(self, t: float, power: float, gated: bool = False) -> None:
         self.times.append(t)
         self.powers.append(power)
+        self.gated.append(gated)
+
+    def _index(self, t: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(np.asarray(self.times), t, side="right") - 1, 0, None)
 
     def at(self, t: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(np.asarray(self.times), t, side="right") - 1
-        return np.asarray(self.powers)[np.clip(i, 0, None)]
+        """Power of the unblanked beam at each time, before any gating (W)."""
+        return np.asarray(self.powers)[self._index(t)]
+
+    def gated_at(self, t: np.ndarray) -> np.ndarray:
+        """True where the beam followed the sequencer's laser channel."""
+        return np.asarray(self.gated)[self._index(t)]
 
 
 class SimWorld:
@@ -55,6 +65,18 @@ class SimWorld:
         """A generator of its own for each instrument, from the world's seed."""
         key = zlib.crc32(instrument.encode())
         return np.random.default_rng(np.random.SeedSequence([self.model.seed, key]))
+
+    def laser_power(self, times: np.ndarray) -> np.ndarray:
+        """Laser power at the sample at each of `times` (W): the unblanked power, and in gated
+        mode only while the sequencer plays its laser channel high."""
+        times = np.asarray(times, dtype=float)
+        power = self.laser.at(times)
+        gated = self.laser.gated_at(times)
+        if not gated.any():
+            return power
+        playback = getattr(self.attached.get("sequencer"), "playback", None)
+        high = playback.high("laser", times) if playback is not None else np.zeros(times.shape)
+        return np.where(gated, power * high, power)
 
     def focus(self, times: np.ndarray) -> np.ndarray:
         """Where the scanner put the focus at each of `times`, (N, 3) in m."""

@@ -53,7 +53,7 @@ class SimPhotonCounter:
             return 0.0
         times = opened + (np.arange(SAMPLES_PER_GATE) + 0.5) * (closed - opened) / SAMPLES_PER_GATE
         w = self.world
-        rate = detected_rate(w.focus(times), w.nv_centres, w.laser.at(times), w.model.optics)
+        rate = detected_rate(w.focus(times), w.nv_centres, w.laser_power(times), w.model.optics)
         return float(rate.mean() * (closed - opened))
 
     def _draw(self, opened: float, closed: float) -> int:
