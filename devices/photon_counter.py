@@ -1,22 +1,34 @@
-"""Tango device of the photon counter: one gate of `dwell` seconds per Start, its counts."""
+"""Tango device of the photon counter: timed gates, or counts per sequencer gate of a run."""
 
+import numpy as np
 from tango import AttrWriteType, DevState
 from tango.server import attribute, command
+
+from nanomri.interfaces.photon_counter import CountingMode
 
 from .base import InstrumentDevice
 from .validation import fail, require_finite
 
+MAX_GATES = 4096  # declared length of gate_counts; the driver's own limit may be lower
+
 
 class PhotonCounter(InstrumentDevice):
-    """APD + counter card; RUNNING while a gate is open, ALARM when the APD saturates."""
+    """APD + counter card; RUNNING while a gate is open or while armed for a sequence run,
+    ALARM when the count rate of the last gate saturates the APD."""
 
     INSTRUMENT = "photon_counter"
 
     def init_instrument(self) -> None:
         c = self.driver.constraints
         self.set_write_limits("dwell", c.min_dwell, c.max_dwell)
+        self.get_device_attr().get_attr_by_name("count_rate").set_max_alarm(c.max_count_rate)
         self._dwell = c.min_dwell
+        self._mode = CountingMode.TIMED
         self._gate = 0.0  # dwell of the gate whose counts `counts` holds
+
+    def _refuse_while_counting(self, what: str) -> None:
+        if self.driver.is_counting():
+            fail("BUSY", f"cannot change {what} while counting; Stop first")
 
     @attribute(
         dtype=float,
@@ -25,36 +37,76 @@ class PhotonCounter(InstrumentDevice):
         format="%.3e",
         memorized=True,
         hw_memorized=True,
-        doc="length of the next counting gate",
+        doc="length of the next timed counting gate",
     )
     def dwell(self) -> float:
         return self._dwell
 
     @dwell.write
     def dwell(self, value: float) -> None:
-        if self.driver.is_counting():
-            fail("BUSY", "cannot change dwell while a gate is open; Stop it first")
+        self._refuse_while_counting("dwell")
         self._dwell = require_finite("dwell", value)
 
-    @attribute(dtype=int, unit="counts", format="%d", doc="photons counted in the last gate")
+    @attribute(
+        dtype=CountingMode,
+        access=AttrWriteType.READ_WRITE,
+        memorized=True,
+        hw_memorized=True,
+        doc="TIMED: Start opens one gate of dwell; SEQUENCE: Start arms counting in the gate "
+            "windows of the next sequencer run",
+    )
+    def counting_mode(self) -> CountingMode:
+        return self._mode
+
+    @counting_mode.write
+    def counting_mode(self, value: int) -> None:
+        self._refuse_while_counting("counting_mode")
+        self._mode = CountingMode(value)
+
+    @attribute(dtype=int, unit="counts", format="%d", doc="photons counted in the last timed gate")
     def counts(self) -> int:
         return int(self.driver.counts())
 
-    @attribute(dtype=float, unit="counts/s", format="%.4e", doc="count rate of the last gate")
+    @attribute(
+        dtype=(int,),
+        max_dim_x=MAX_GATES,
+        unit="counts",
+        format="%d",
+        doc="counts per gate window of the sequence, summed over the repetitions counted",
+    )
+    def gate_counts(self) -> np.ndarray:
+        return self.driver.gate_counts()
+
+    @attribute(dtype=int, doc="gate windows per repetition of the sequence being counted")
+    def gate_count(self) -> int:
+        return len(self.driver.gate_counts())
+
+    @attribute(dtype=int, doc="repetitions of the sequence whose gates are in gate_counts")
+    def repetitions_counted(self) -> int:
+        return self.driver.repetitions_counted()
+
+    @attribute(
+        dtype=float,
+        unit="counts/s",
+        format="%.4e",
+        doc="count rate of the last timed gate; its max_alarm is the APD's saturation",
+    )
     def count_rate(self) -> float:
         return self._rate()
 
     def _rate(self) -> float:
         return self.driver.counts() / self._gate if self._gate > 0 else 0.0
 
-    @command(doc_in="Open one counting gate of `dwell` seconds")
+    @command(doc_in="TIMED: open one gate of dwell; SEQUENCE: arm for the next sequencer run")
     def Start(self) -> None:
-        if self.driver.is_counting():
-            fail("BUSY", "a gate is already open")
+        self._refuse_while_counting("the gate (already counting)")
+        if self._mode == CountingMode.SEQUENCE:
+            self.driver.arm()
+            return
         self.driver.start(self._dwell)
         self._gate = self._dwell
 
-    @command(doc_in="Close the gate now (safe state)")
+    @command(doc_in="Close the gate or disarm now (safe state)")
     def Stop(self) -> None:
         self.safe_state()
 
@@ -76,5 +128,7 @@ class PhotonCounter(InstrumentDevice):
             limit = self._driver.constraints.max_count_rate
             return f"detector saturated: {self._rate():.3g} counts/s > {limit:.3g} counts/s"
         if state == DevState.RUNNING:
+            if self._mode == CountingMode.SEQUENCE:
+                return "armed: counting in the sequencer's gate windows"
             return f"counting for {self._gate:g} s"
         return self.get_status() if state == DevState.FAULT else "idle"

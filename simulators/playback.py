@@ -23,7 +23,7 @@ class Playback:
 
     def completed(self, t: float) -> int:
         """Repetitions fully played by time `t`."""
-        done = np.floor((min(t, self.end) - self.start) / self.sequence.length)
+        done = np.floor((min(t, self.end) - self.start) / self.sequence.length + 1e-9)
         return int(np.clip(done, 0, self.repetitions))
 
     def windows(self, channel: str, t: float) -> np.ndarray:

@@ -1,31 +1,54 @@
-"""Driver interface of a photon counter (APD + counter card) gated for a dwell time."""
+"""Driver interface of a photon counter (APD + counter card): timed gates or sequencer gates."""
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
+
+import numpy as np
+
+
+class CountingMode(IntEnum):
+    """TIMED: one gate of `dwell` per start. SEQUENCE: count in every window of the sequencer's
+    gate channel, summed per gate of the repetition."""
+
+    TIMED = 0
+    SEQUENCE = 1
 
 
 @dataclass(frozen=True)
 class PhotonCounterConstraints:
-    """Dwell range (s) and the count rate (counts/s) above which the detector saturates."""
+    """Dwell range (s), the count rate (counts/s) above which the detector saturates, and how
+    many gates one repetition of a sequence may hold."""
 
     min_dwell: float
     max_dwell: float
     max_count_rate: float
+    max_gates: int
 
 
 class PhotonCounterDriver(Protocol):
-    """A counter that integrates detected photons over one gate of `dwell` seconds."""
+    """A counter that integrates detected photons over a gate of `dwell` seconds, or over the
+    gate windows a pulse sequencer plays."""
 
     constraints: PhotonCounterConstraints
 
     def start(self, dwell: float) -> None:
         """Open a gate of `dwell` seconds now and return at once."""
 
+    def arm(self) -> None:
+        """Count from now on in the sequencer's gate windows, until `stop` or the run ends."""
+
     def is_counting(self) -> bool:
-        """True until the gate has closed and its counts are read out."""
+        """True until the gate has closed and its counts are read out, or while armed."""
 
     def counts(self) -> int:
-        """Counts of the last completed gate."""
+        """Counts of the last completed timed gate."""
+
+    def gate_counts(self) -> np.ndarray:
+        """Counts per gate of the repetition, summed over the repetitions counted since `arm`."""
+
+    def repetitions_counted(self) -> int:
+        """Repetitions of the sequence whose gates are in `gate_counts`."""
 
     def stop(self) -> None:
-        """Close the gate now; `counts` then holds what was counted so far."""
+        """Close the gate or disarm now; counts then hold what was counted so far."""

@@ -1,28 +1,36 @@
-"""Simulated APD + counter: Poisson counts of what the focus and the laser did during the gate."""
+"""Simulated APD + counter: Poisson counts of what the focus, the laser and the sequencer did."""
 
 import numpy as np
 
 from nanomri.confocal import detected_rate
 from nanomri.interfaces.photon_counter import PhotonCounterConstraints
+from nanomri.specs.photon_counter import PhotonCounterSpec
 
-from ..world import SimWorld, get_world
+from ..world import SimWorld, open_section
 
-SAMPLES_PER_GATE = 64  # points along the gate at which the path and the laser are sampled
+SAMPLES_PER_GATE = 64  # points along a gate at which the path and the laser are sampled
+SAMPLED_REPETITIONS = 16  # repetitions sampled per batch of sequencer gates, evenly spread
 
 
 class SimPhotonCounter:
-    """PhotonCounterDriver over a SimWorld; counts are drawn once per gate, when it is read."""
+    """PhotonCounterDriver over a SimWorld; counts are drawn when they are read."""
 
-    def __init__(self, world: SimWorld):
+    def __init__(self, world: SimWorld, spec: PhotonCounterSpec | None = None):
         self.world = world
-        spec = world.model.instruments.photon_counter
+        spec = spec or world.model.instruments.photon_counter
         self.constraints = PhotonCounterConstraints(
-            min_dwell=spec.min_dwell, max_dwell=spec.max_dwell, max_count_rate=spec.max_count_rate)
+            min_dwell=spec.min_dwell, max_dwell=spec.max_dwell,
+            max_count_rate=spec.max_count_rate, max_gates=spec.max_gates)
         self.readout_time = spec.readout_time
         self._rng = world.rng("photon_counter")
         self._gate: tuple[float, float] | None = None  # (open, close) of the gate not yet read
         self._ready = 0.0
         self._counts = 0
+        self._armed: tuple[float, float] | None = None  # (armed at, disarmed at)
+        self._sums = np.zeros(0, dtype=np.int64)
+        self._counting = None  # the playback whose gates are being counted
+        self._done = 0  # its repetitions counted so far
+        self._total = 0  # repetitions counted since arm, over every playback
 
     def start(self, dwell: float) -> None:
         c = self.constraints
@@ -32,20 +40,63 @@ class SimPhotonCounter:
         self._gate = (now, now + dwell)
         self._ready = now + dwell + self.readout_time
 
+    def arm(self) -> None:
+        self._armed = (self.world.clock(), np.inf)
+        self._sums = np.zeros(0, dtype=np.int64)
+        self._counting, self._done, self._total = None, 0, 0
+
     def is_counting(self) -> bool:
-        return self.world.clock() < self._ready
+        now = self.world.clock()
+        if self._armed is not None and self._armed[1] == np.inf:
+            playback = self._playback()
+            return playback is None or playback.start < self._armed[0] or now < playback.end
+        return now < self._ready
 
     def stop(self) -> None:
         now = self.world.clock()
         if self._gate is not None and now < self._gate[1]:
             self._gate = (self._gate[0], now)
             self._ready = now
+        if self._armed is not None and self._armed[1] == np.inf:
+            self.gate_counts()
+            self._armed = (self._armed[0], now)
 
     def counts(self) -> int:
-        if self._gate is not None and not self.is_counting():
+        if self._gate is not None and not self.world.clock() < self._ready:
             self._counts = self._draw(*self._gate)
             self._gate = None
         return self._counts
+
+    def gate_counts(self) -> np.ndarray:
+        playback = self._playback()
+        if self._armed is None or playback is None or playback.start < self._armed[0]:
+            return self._sums.copy()
+        gates = playback.sequence.windows("gate")
+        if playback is not self._counting:  # a new run: its gates replace the old binning
+            self._counting, self._done = playback, 0
+            if len(self._sums) != len(gates):
+                self._sums, self._total = np.zeros(len(gates), dtype=np.int64), 0
+        done = playback.completed(min(self.world.clock(), self._armed[1]))
+        new = range(self._done, done)
+        if len(new) and len(gates):
+            self._sums += self._rng.poisson(self._mean_per_gate(playback, gates, new) * len(new))
+        self._total += len(new)
+        self._done = done
+        return self._sums.copy()
+
+    def repetitions_counted(self) -> int:
+        return self._total
+
+    def _playback(self):
+        return getattr(self.world.attached.get("sequencer"), "playback", None)
+
+    def _mean_per_gate(self, playback, gates: np.ndarray, reps: range) -> np.ndarray:
+        """Mean counts per gate of one repetition, averaged over repetitions spread over `reps`."""
+        sampled = np.unique(np.linspace(reps.start, reps.stop - 1, SAMPLED_REPETITIONS).round())
+        starts = playback.start + sampled[:, None] * playback.sequence.length + gates[:, 0]
+        return np.mean([[self.expected_counts(s, s + g[1] - g[0]) for s, g in zip(row, gates,
+                                                                                   strict=True)]
+                        for row in starts], axis=0)
 
     def expected_counts(self, opened: float, closed: float) -> float:
         """Mean counts of a gate: the detected rate integrated along the real path and laser."""
@@ -61,5 +112,8 @@ class SimPhotonCounter:
 
 
 def open_driver(address: str) -> SimPhotonCounter:
-    """The simulated photon counter of the world file at `address`."""
-    return SimPhotonCounter(get_world(address))
+    """The simulated photon counter of the world file at `address` (`<world>[#section]`)."""
+    world, spec, key = open_section(address, "photon_counter", PhotonCounterSpec)
+    counter = SimPhotonCounter(world, spec)
+    world.attach(key, counter)
+    return counter
