@@ -63,7 +63,8 @@ class PhotonCounter(InstrumentDevice):
         self._refuse_while_counting("counting_mode")
         self._mode = CountingMode(value)
 
-    @attribute(dtype=int, unit="counts", format="%d", doc="photons counted in the last timed gate")
+    @attribute(dtype=int, unit="counts", format="%d", polling_period=200, abs_change="1",
+               doc="photons counted in the last timed gate")
     def counts(self) -> int:
         return int(self.driver.counts())
 
@@ -72,6 +73,8 @@ class PhotonCounter(InstrumentDevice):
         max_dim_x=MAX_GATES,
         unit="counts",
         format="%d",
+        polling_period=200,
+        abs_change="1",
         doc="counts per gate window of the sequence, summed over the repetitions counted",
     )
     def gate_counts(self) -> np.ndarray:
