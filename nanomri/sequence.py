@@ -45,7 +45,8 @@ class Sequence:
         """Parse `{"length": s, "pulses": [{"channel", "start", "duration"}, ...]}`."""
         try:
             data = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError,
+            # integers of more than 4300 digits; RecursionError: nesting deeper than Python's
             raise SequenceError(f"sequence is not valid JSON: {exc}") from None
         if not isinstance(data, dict) or set(data) != {"length", "pulses"}:
             raise SequenceError('a sequence is a JSON object with exactly "length" and "pulses"')
@@ -61,9 +62,11 @@ class Sequence:
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SequenceError(f"{name} must be a finite number of seconds, got {value!r}")
-    return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1e300:
+        value = float(value)  # an integer too large for a float is no number of seconds
+    if not isinstance(value, float) or not math.isfinite(value):
+        raise SequenceError(f"{name} must be a finite number of seconds, got {value!r:.40}")
+    return value
 
 
 def _pulse(index: int, item: object) -> Pulse:
@@ -109,6 +112,8 @@ def check(seq: Sequence, sample_rate: float, granularity: int, max_samples: int,
 
 def _on_grid(name: str, value: float, step: float) -> int:
     """`value` in grid steps; refuse a value off the grid by more than a part in 1e6 of a step."""
+    if not math.isfinite(value / step):
+        raise SequenceError(f"{name} = {value:g} s is beyond any sequencer's time grid")
     steps = round(value / step)
     if abs(value - steps * step) > 1e-6 * step:
         raise SequenceError(f"{name} = {value:g} s is not a multiple of the granularity "

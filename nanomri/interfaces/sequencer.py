@@ -1,0 +1,63 @@
+"""Driver interface of the pulse sequencer (AWG / pulse streamer) that times every experiment."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from nanomri.sequence import Sequence
+
+
+@dataclass(frozen=True)
+class SequencerConstraints:
+    """Sample clock (Hz), edge grid and memory (samples), repetitions and output channels."""
+
+    sample_rate: float
+    granularity: int
+    max_samples: int
+    max_repetitions: int
+    channels: tuple[str, ...]
+
+    @property
+    def step(self) -> float:
+        """The time grid every edge lies on (s)."""
+        return self.granularity / self.sample_rate
+
+
+class SequencerDriver(Protocol):
+    """A sequencer that uploads one sequence to its memory and plays it a number of times.
+
+    Refusals are `Refused`: SEQUENCE for a sequence the hardware cannot play, BUSY for a
+    load, run or setting while an upload or a run is in progress, NO_SEQUENCE for a run with
+    nothing loaded, OUT_OF_RANGE for repetitions outside [1, max_repetitions].
+    """
+
+    constraints: SequencerConstraints
+
+    def load(self, sequence: Sequence) -> None:
+        """Check `sequence` and start uploading it; return at once (see `is_uploading`)."""
+
+    def sequence(self) -> Sequence | None:
+        """The sequence loaded (or being uploaded); None before the first load."""
+
+    def is_uploading(self) -> bool:
+        """True until the loaded sequence is in the instrument's memory and can be run."""
+
+    def upload_remaining(self) -> float:
+        """Seconds until the upload in progress completes (0 when none is)."""
+
+    def set_repetitions(self, repetitions: int) -> None:
+        """How many times the next run plays the sequence."""
+
+    def repetitions(self) -> int:
+        """The repetitions setting for the next run."""
+
+    def run(self) -> None:
+        """Start playing the loaded sequence `repetitions` times; return at once."""
+
+    def is_running(self) -> bool:
+        """True from `run` until the last repetition has played or `stop`."""
+
+    def progress(self) -> tuple[int, int]:
+        """(repetitions completed, repetitions asked) of the current or last run; (0, 0) before."""
+
+    def stop(self) -> None:
+        """End the run now: every channel low."""

@@ -1,0 +1,110 @@
+"""Simulated pulse sequencer: uploads and runs take their real time; what it plays is a Playback.
+
+Other simulated instruments read `world.attached["sequencer"].playback` (gates, laser, camera
+and trigger edges); it holds the last run, cut where it was stopped, and None before any run.
+"""
+
+import dataclasses
+
+from nanomri.interfaces.errors import Refused
+from nanomri.interfaces.sequencer import SequencerConstraints
+from nanomri.sequence import CHANNELS, Sequence, SequenceError, check
+from nanomri.specs.sequencer import SequencerSpec
+
+from ..playback import Playback
+from ..world import SimWorld, open_section
+
+
+class SimSequencer:
+    """SequencerDriver over a SimWorld, on the world's clock."""
+
+    def __init__(self, world: SimWorld, spec: SequencerSpec):
+        self.world = world
+        self.constraints = SequencerConstraints(
+            sample_rate=spec.sample_rate, granularity=spec.granularity,
+            max_samples=spec.max_samples, max_repetitions=spec.max_repetitions,
+            channels=CHANNELS)
+        self.upload_rate = spec.upload_rate
+        self.upload_latency = spec.upload_latency
+        self.start_latency = spec.start_latency
+        self.playback: Playback | None = None  # the current or last run, as played
+        self._sequence: Sequence | None = None
+        self._ready = -float("inf")  # world time the upload of `_sequence` completes
+        self._repetitions = 1
+
+    def upload_time(self, samples: int) -> float:
+        """Seconds an upload of `samples` takes: fixed latency plus transfer."""
+        return self.upload_latency + samples / self.upload_rate
+
+    def load(self, sequence: Sequence) -> None:
+        self._refuse_if_busy("load a sequence")
+        c = self.constraints
+        try:
+            samples = check(sequence, c.sample_rate, c.granularity, c.max_samples, c.channels)
+        except SequenceError as exc:
+            raise Refused("SEQUENCE", str(exc)) from None
+        self._sequence = sequence
+        self._ready = self.world.clock() + self.upload_time(samples)
+
+    def sequence(self) -> Sequence | None:
+        return self._sequence
+
+    def is_uploading(self) -> bool:
+        return self.world.clock() < self._ready
+
+    def upload_remaining(self) -> float:
+        """Seconds until the upload in progress completes (0 when none is)."""
+        return max(0.0, self._ready - self.world.clock())
+
+    def set_repetitions(self, repetitions: int) -> None:
+        limit = self.constraints.max_repetitions
+        if self.is_running():
+            raise Refused("BUSY", "repetitions cannot change while a run plays; Stop it first")
+        if not 1 <= repetitions <= limit:
+            raise Refused("OUT_OF_RANGE", f"repetitions {repetitions} outside [1, {limit}]")
+        self._repetitions = int(repetitions)
+
+    def repetitions(self) -> int:
+        return self._repetitions
+
+    def run(self) -> None:
+        self._refuse_if_busy("start a run")
+        if self._sequence is None:
+            raise Refused("NO_SEQUENCE", "no sequence loaded; Load one before Run")
+        start = self.world.clock() + self.start_latency
+        self.playback = Playback(self._sequence, start, self._repetitions)
+
+    def is_running(self) -> bool:
+        return self.playback is not None and self.world.clock() < self.playback.end
+
+    def progress(self) -> tuple[int, int]:
+        if self.playback is None:
+            return 0, 0
+        return self.playback.completed(self.world.clock()), self.playback.repetitions
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.playback = dataclasses.replace(self.playback, stopped=self.world.clock())
+
+    def _refuse_if_busy(self, what: str) -> None:
+        if self.is_running():
+            done, asked = self.progress()
+            raise Refused("BUSY", f"cannot {what} while running ({done} of {asked} "
+                                  "repetitions played); Stop it first")
+        if self.is_uploading():
+            raise Refused("BUSY", f"cannot {what} while a sequence uploads (ready in "
+                                  f"{self.upload_remaining():.3g} s)")
+
+
+def open_driver(address: str) -> SimSequencer:
+    """The simulated sequencer of `<world file>[#section]` (section `sequencer` by default).
+
+    Opened again in the same process (a device's Init), it is the same instrument: its memory
+    and a run in progress survive, as they do when a real device server reconnects.
+    """
+    world, spec, key = open_section(address, "sequencer", SequencerSpec)
+    driver = world.attached.get(key)
+    if not isinstance(driver, SimSequencer):
+        driver = SimSequencer(world, spec)
+        world.attach(key, driver)
+    return driver

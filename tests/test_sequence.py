@@ -1,0 +1,157 @@
+"""Pulse sequences as data (checks, JSON) and the playback record of what a sequencer played."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
+from nanomri.simulators.playback import Playback
+
+RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 µs of memory
+NS = 1e-9
+
+
+def odmr_like() -> Sequence:
+    """3 µs laser + gate, a 1 µs MW pulse after it, in a 5 µs repetition."""
+    return Sequence((Pulse("laser", 0.0, 3e-6), Pulse("gate", 0.2e-6, 0.3e-6),
+                     Pulse("mw", 3.5e-6, 1e-6), Pulse("gate", 2.5e-6, 0.3e-6)), 5e-6)
+
+
+def refusal(seq: Sequence) -> str:
+    with pytest.raises(SequenceError) as exc:
+        check(seq, RATE, GRAIN, MEMORY)
+    return str(exc.value)
+
+
+def test_a_playable_sequence_counts_its_samples():
+    assert check(odmr_like(), RATE, GRAIN, MEMORY) == 5000
+    assert check(Sequence((), 2 * NS), RATE, GRAIN, MEMORY) == 2
+
+
+def test_sequence_survives_json_exactly():
+    seq = odmr_like()
+    assert Sequence.from_json(seq.to_json()) == seq
+    assert json.loads(seq.to_json())["length"] == 5e-6
+
+
+def test_windows_of_a_channel_come_in_time_order():
+    w = odmr_like().windows("gate")
+    np.testing.assert_allclose(w, [[0.2e-6, 0.5e-6], [2.5e-6, 2.8e-6]])
+    assert odmr_like().windows("camera").shape == (0, 2)
+
+
+def test_overlapping_pulses_on_one_channel_are_refused_naming_both():
+    seq = Sequence((Pulse("mw", 0.0, 100 * NS), Pulse("mw", 50 * NS, 100 * NS)), 1e-6)
+    message = refusal(seq)
+    assert "pulses on mw overlap" in message and "[0, 1e-07]" in message
+
+
+def test_touching_pulses_and_pulses_on_different_channels_may_coincide():
+    seq = Sequence((Pulse("mw", 0.0, 100 * NS), Pulse("mw", 100 * NS, 100 * NS),
+                    Pulse("laser", 0.0, 200 * NS)), 1e-6)
+    assert check(seq, RATE, GRAIN, MEMORY) == 1000
+
+
+def test_pulse_shorter_than_the_granularity_is_refused_naming_it():
+    message = refusal(Sequence((Pulse("laser", 0.0, 1 * NS),), 1e-6))
+    assert "not a multiple of the granularity 2e-09 s" in message
+    message = refusal(Sequence((Pulse("laser", 0.0, 0.0),), 1e-6))
+    assert "duration must be at least 2e-09 s" in message
+
+
+def test_edges_off_the_grid_are_refused():
+    assert "pulse 0 start = 3e-09 s is not a multiple" in refusal(
+        Sequence((Pulse("laser", 3 * NS, 4 * NS),), 1e-6))
+    assert "length = 1.001e-06 s is not a multiple" in refusal(Sequence((), 1001 * NS))
+
+
+def test_sequence_longer_than_memory_is_refused_naming_the_memory():
+    message = refusal(Sequence((), 20e-6))
+    assert "20000 samples" in message and "memory of 10000 samples (1e-05 s)" in message
+
+
+def test_unknown_channel_is_refused_naming_the_channels():
+    message = refusal(Sequence((Pulse("trigger", 0.0, 2 * NS),), 1e-6))
+    assert "unknown channel 'trigger'" in message and str(CHANNELS) in message
+
+
+def test_pulse_outside_the_repetition_and_non_positive_length_are_refused():
+    assert "outside the repetition [0, 1e-06] s" in refusal(
+        Sequence((Pulse("laser", 900 * NS, 200 * NS),), 1e-6))
+    assert "outside the repetition" in refusal(Sequence((Pulse("laser", -2 * NS, 4 * NS),), 1e-6))
+    assert "length must be positive" in refusal(Sequence((), 0.0))
+
+
+def test_times_too_large_for_any_grid_are_refused_not_crashed():
+    assert "beyond any sequencer's time grid" in refusal(Sequence((), 1e300))
+    assert "beyond" in refusal(Sequence((Pulse("mw", 1e305, 2 * NS),), 1e-6))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ('{"length": 1' + "0" * 5000 + ', "pulses": []}', "not valid JSON"),
+    ("[]", 'exactly "length" and "pulses"'),
+    ('{"length": 1e-6}', 'exactly "length" and "pulses"'),
+    ('{"length": 1e-6, "pulses": {}}', '"pulses" must be a list'),
+    ('{"length": NaN, "pulses": []}', "length must be a finite number"),
+    ('{"length": true, "pulses": []}', "length must be a finite number"),
+    ('{"length": "1e-6", "pulses": []}', "length must be a finite number"),
+    ('{"length": ' + "9" * 400 + ', "pulses": []}', "length must be a finite number"),
+    ('{"length": 1e-6, "pulses": [{"channel": "mw", "start": 0}]}', "pulse 0 must have"),
+    ('{"length": 1e-6, "pulses": [{"channel": "mw", "start": 0, "duration": Infinity}]}',
+     "pulse 0 duration must be a finite number"),
+])
+def test_malformed_json_is_a_sequence_error_naming_the_problem(text, words):
+    with pytest.raises(SequenceError, match=words):
+        Sequence.from_json(text)
+
+
+def test_integer_times_in_json_are_seconds():
+    seq = Sequence.from_json('{"length": 1, "pulses": [{"channel": "mw", "start": 0, '
+                             '"duration": 1}]}')
+    assert seq.length == 1.0 and seq.pulses[0].end == 1.0
+
+
+# Playback: what a sequencer played, from world time `start`.
+
+def test_playback_counts_repetitions_completed_by_a_time():
+    run = Playback(odmr_like(), start=10.0, repetitions=4)
+    assert run.end == pytest.approx(10.0 + 20e-6)
+    assert run.completed(9.0) == 0
+    assert run.completed(10.0 + 4.9e-6) == 0
+    assert run.completed(10.0 + 5.1e-6) == 1
+    assert run.completed(10.0 + 19.9e-6) == 3
+    assert run.completed(11.0) == 4
+
+
+def test_playback_windows_are_the_gates_of_completed_repetitions_in_world_time():
+    run = Playback(odmr_like(), start=10.0, repetitions=4)
+    w = run.windows("gate", 10.0 + 11e-6)
+    assert w.shape == (4, 2)  # two repetitions of two gates
+    np.testing.assert_allclose(w[:, 0] - 10.0, [0.2e-6, 2.5e-6, 5.2e-6, 7.5e-6], atol=1e-12)
+    np.testing.assert_allclose(w[:, 1] - w[:, 0], 0.3e-6, atol=1e-12)
+    assert run.windows("camera", 11.0).shape == (0, 2)
+
+
+def test_playback_says_which_channel_is_high_when():
+    run = Playback(odmr_like(), start=10.0, repetitions=2)
+    times = 10.0 + np.array([-1e-6, 1e-6, 3.2e-6, 4e-6, 6e-6, 11e-6])
+    np.testing.assert_array_equal(run.high("laser", times), [0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(run.high("mw", times), [0, 0, 0, 1, 0, 0])
+
+
+def test_a_stopped_playback_ends_when_stopped_and_plays_nothing_after():
+    run = Playback(odmr_like(), start=10.0, repetitions=1000, stopped=10.0 + 12e-6)
+    assert run.end == 10.0 + 12e-6
+    assert run.completed(20.0) == 2
+    assert run.windows("gate", 20.0).shape == (4, 2)
+    assert not run.high("laser", np.array([10.0 + 15.5e-6])).any()
+
+
+def test_a_playback_stopped_before_its_start_played_nothing():
+    run = Playback(odmr_like(), start=10.0, repetitions=5, stopped=9.999)
+    assert run.completed(20.0) == 0
+    assert run.windows("laser", 20.0).shape == (0, 2)
+    assert not run.high("laser", np.array([10.0 + 1e-6])).any()

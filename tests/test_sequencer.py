@@ -1,0 +1,343 @@
+"""The simulated sequencer on a fake clock, and the PulseSequencer device in a test context."""
+
+import time
+
+import numpy as np
+import pytest
+import tango
+import yaml
+
+from nanomri.devices.sequencer import PulseSequencer
+from nanomri.interfaces.errors import Refused
+from nanomri.sequence import Pulse, Sequence
+from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
+from nanomri.simulators.world import SimWorld
+from nanomri.world import load_world
+
+from .tango_context import CONFOCAL, device, reason, wait_while
+
+MODEL = load_world(CONFOCAL)
+SPEC = MODEL.instruments.sequencer  # 1 GSa/s, 50 Msamples/s upload + 20 ms, 1 ms start latency
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sim() -> tuple[FakeClock, SimSequencer]:
+    clock = FakeClock()
+    return clock, SimSequencer(SimWorld(MODEL, clock), SPEC)
+
+
+def gated(length: float = 10e-6) -> Sequence:
+    """Laser for the first 3 µs with a 300 ns gate at its start, MW in the middle."""
+    return Sequence((Pulse("laser", 0.0, 3e-6), Pulse("gate", 0.0, 300e-9),
+                     Pulse("mw", 4e-6, 100e-9)), length)
+
+
+def loaded(clock: FakeClock, seq: Sequence, driver: SimSequencer) -> None:
+    driver.load(seq)
+    clock.now += 1.0
+    assert not driver.is_uploading()
+
+
+def refused(reason_: str, call, *args) -> str:
+    with pytest.raises(Refused) as exc:
+        call(*args)
+    assert exc.value.reason == reason_
+    return str(exc.value)
+
+
+def test_upload_takes_latency_plus_samples_over_rate_and_blocks_run_until_done():
+    clock, seq = sim()
+    seq.load(gated(1e-3))  # 1e6 samples: 20 ms + 1e6 / 5e7 s = 40 ms
+    upload = SPEC.upload_latency + 1e6 / SPEC.upload_rate
+    assert seq.is_uploading() and seq.upload_remaining() == pytest.approx(upload)
+    assert "ready in 0.04 s" in refused("BUSY", seq.run)
+    refused("BUSY", seq.load, gated())
+    clock.now += upload - 1e-6
+    assert seq.is_uploading()
+    clock.now += 2e-6
+    assert not seq.is_uploading() and seq.upload_remaining() == 0.0
+    seq.run()
+    assert seq.is_running()
+
+
+def test_run_plays_after_the_start_latency_for_repetitions_times_length():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    seq.set_repetitions(1000)
+    t0 = clock.now
+    seq.run()
+    assert seq.playback.start == pytest.approx(t0 + SPEC.start_latency)
+    assert seq.progress() == (0, 1000) and seq.is_running()
+    clock.now = t0 + SPEC.start_latency + 2.55e-3
+    assert seq.progress() == (255, 1000)
+    assert len(seq.playback.windows("gate", clock.now)) == 255
+    clock.now = t0 + SPEC.start_latency + 10e-3 - 1e-9
+    assert seq.is_running()
+    clock.now += 2e-9
+    assert not seq.is_running() and seq.progress() == (1000, 1000)
+
+
+def test_stop_ends_the_playback_now_with_every_channel_low_after():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    seq.set_repetitions(10_000)
+    seq.run()
+    clock.now += SPEC.start_latency + 30.5e-6
+    stopped = clock.now
+    seq.stop()
+    assert not seq.is_running()
+    assert seq.playback.stopped == stopped and seq.progress() == (3, 10_000)
+    clock.now += 1.0
+    assert seq.progress() == (3, 10_000)
+    later = stopped + np.arange(1, 1000) * 1e-6
+    assert not seq.playback.high("laser", later).any()
+
+
+def test_a_new_run_replaces_the_last_playback():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    seq.run()
+    first = seq.playback
+    clock.now += 1.0
+    seq.set_repetitions(7)
+    seq.run()
+    assert seq.playback is not first and seq.playback.repetitions == 7
+    assert seq.progress() == (0, 7)
+
+
+def test_busy_sequencer_refuses_load_repetitions_and_run_and_keeps_its_sequence():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    seq.set_repetitions(100_000)
+    seq.run()
+    clock.now += 0.1
+    assert "while running" in refused("BUSY", seq.load, gated(20e-6))
+    refused("BUSY", seq.set_repetitions, 5)
+    refused("BUSY", seq.run)
+    assert seq.sequence() == gated() and seq.repetitions() == 100_000
+
+
+def test_refused_sequence_leaves_the_loaded_one_ready_to_run():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    overlapping = Sequence((Pulse("mw", 0.0, 1e-6), Pulse("mw", 0.5e-6, 1e-6)), 5e-6)
+    assert "overlap" in refused("SEQUENCE", seq.load, overlapping)
+    too_long = Sequence((), (SPEC.max_samples + 1) / SPEC.sample_rate)
+    assert f"memory of {SPEC.max_samples} samples" in refused("SEQUENCE", seq.load, too_long)
+    assert seq.sequence() == gated() and not seq.is_uploading()
+    seq.run()
+    assert seq.is_running()
+
+
+def test_run_without_a_sequence_and_repetitions_out_of_range_are_refused():
+    _, seq = sim()
+    refused("NO_SEQUENCE", seq.run)
+    assert seq.playback is None
+    for bad in (0, SPEC.max_repetitions + 1):
+        assert f"[1, {SPEC.max_repetitions}]" in refused("OUT_OF_RANGE", seq.set_repetitions, bad)
+    assert seq.repetitions() == 1
+
+
+def test_open_driver_attaches_itself_for_the_other_simulators():
+    driver = open_driver(f"{CONFOCAL}#sequencer")
+    assert driver.world.attached["sequencer"] is driver
+    assert open_driver(str(CONFOCAL)) is driver  # opened again: the same instrument
+    with pytest.raises(ValueError, match="not a SequencerSpec"):
+        open_driver(f"{CONFOCAL}#mw")
+
+
+# The device, on the shipped confocal world (uploads of 20 ms, 1 GSa/s).
+
+SHORT = gated(10e-6).to_json()
+
+
+def load(sequencer: tango.DeviceProxy, text: str = SHORT) -> None:
+    sequencer.Load(text)
+    wait_while(sequencer, tango.DevState.MOVING)
+    assert sequencer.state() == tango.DevState.ON
+
+
+def test_device_describes_its_clock_memory_and_channels():
+    with device(PulseSequencer) as sequencer:
+        assert sequencer.state() == tango.DevState.OFF
+        assert sequencer.sample_rate == SPEC.sample_rate
+        assert sequencer.granularity == SPEC.granularity
+        assert sequencer.granularity_time == pytest.approx(1e-9)
+        assert sequencer.max_samples == SPEC.max_samples
+        assert tuple(sequencer.channels) == ("laser", "mw", "rf", "gate", "camera", "spare")
+        assert sequencer.sequence == "" and sequencer.length == 0.0
+        config = sequencer.get_attribute_config("repetitions")
+        assert (int(config.min_value), int(config.max_value)) == (1, SPEC.max_repetitions)
+        assert sequencer.get_attribute_config("length").unit == "s"
+
+
+def test_device_loads_runs_and_reports_progress_until_done():
+    with device(PulseSequencer) as sequencer:
+        load(sequencer)
+        assert Sequence.from_json(sequencer.sequence) == gated()
+        assert sequencer.length == 10e-6
+        sequencer.repetitions = 50_000  # 0.5 s
+        sequencer.Run()
+        assert sequencer.state() == tango.DevState.RUNNING
+        assert "of 50000 repetitions" in sequencer.status()
+        wait_while(sequencer, tango.DevState.RUNNING)
+        assert sequencer.state() == tango.DevState.ON
+        assert sequencer.completed == 50_000 and sequencer.progress == 1.0
+        assert sequencer.repetitions == 50_000
+
+
+def test_device_stop_ends_a_run_part_way():
+    with device(PulseSequencer) as sequencer:
+        load(sequencer)
+        sequencer.repetitions = 1_000_000  # 10 s
+        sequencer.Run()
+        time.sleep(0.1)
+        sequencer.Stop()
+        assert sequencer.state() == tango.DevState.ON
+        done = sequencer.completed
+        assert 0 < done < 1_000_000 and 0 < sequencer.progress < 1
+        time.sleep(0.05)
+        assert sequencer.completed == done
+        sequencer.Run()
+        sequencer.SafeState()
+        assert sequencer.state() == tango.DevState.ON
+
+
+def test_device_refuses_bad_sequences_and_keeps_the_loaded_one():
+    bad = {
+        "overlap": Sequence((Pulse("mw", 0.0, 1e-6), Pulse("mw", 0.5e-6, 1e-6)), 5e-6).to_json(),
+        "granularity": Sequence((Pulse("laser", 0.0, 0.5e-9),), 5e-6).to_json(),
+        "memory of 134217728 samples": Sequence((), 0.2).to_json(),
+        "unknown channel 'trigger'": Sequence((Pulse("trigger", 0.0, 1e-6),), 5e-6).to_json(),
+        "not valid JSON": '{"length": 1e-6, "pulses": [',
+        'exactly "length" and "pulses"': "[1, 2, 3]",
+    }
+    with device(PulseSequencer) as sequencer:
+        load(sequencer)
+        before = sequencer.sequence
+        for words, text in bad.items():
+            with pytest.raises(tango.DevFailed) as exc:
+                sequencer.Load(text)
+            assert reason(exc) == "NANOMRI_SEQUENCE"
+            assert words in exc.value.args[0].desc
+            assert sequencer.sequence == before and sequencer.length == 10e-6
+            assert sequencer.state() == tango.DevState.ON
+
+
+def test_device_refuses_changes_while_running_and_nothing_changes():
+    with device(PulseSequencer) as sequencer:
+        load(sequencer)
+        sequencer.repetitions = 1_000_000  # 10 s
+        sequencer.Run()
+        for call in (lambda: sequencer.Load(gated(20e-6).to_json()),
+                     lambda: setattr(sequencer, "repetitions", 5), sequencer.Run):
+            with pytest.raises(tango.DevFailed) as exc:
+                call()
+            assert reason(exc) == "NANOMRI_BUSY"
+            assert "Stop it first" in exc.value.args[0].desc
+        assert sequencer.state() == tango.DevState.RUNNING
+        assert sequencer.repetitions == 1_000_000 and sequencer.length == 10e-6
+        sequencer.Stop()
+
+
+def test_device_refuses_repetitions_out_of_range_and_run_with_nothing_loaded():
+    with device(PulseSequencer) as sequencer:
+        for bad in (0, -3, 100_000_001):
+            with pytest.raises(tango.DevFailed) as exc:
+                sequencer.repetitions = bad
+            assert reason(exc) == "API_WAttrOutsideLimit"
+        assert sequencer.repetitions == 1
+        with pytest.raises(tango.DevFailed) as exc:
+            sequencer.Run()
+        assert reason(exc) == "NANOMRI_NO_SEQUENCE"
+        assert sequencer.state() == tango.DevState.OFF
+
+
+def slow_upload_world(tmp_path, latency: float = 1.0) -> str:
+    """The confocal world with uploads of `latency` seconds, long enough to be seen."""
+    data = yaml.safe_load(CONFOCAL.read_text())
+    data["instruments"]["sequencer"]["upload_latency"] = latency
+    path = tmp_path / "slow_upload.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return f"sim:{path}"
+
+
+def test_device_is_moving_while_uploading_and_refuses_run_and_load_until_done(tmp_path):
+    with device(PulseSequencer, driver=slow_upload_world(tmp_path)) as sequencer:
+        sequencer.Load(SHORT)
+        assert sequencer.state() == tango.DevState.MOVING
+        assert "uploading" in sequencer.status()
+        assert Sequence.from_json(sequencer.sequence) == gated()
+        for call in (sequencer.Run, lambda: sequencer.Load(SHORT)):
+            with pytest.raises(tango.DevFailed) as exc:
+                call()
+            assert reason(exc) == "NANOMRI_BUSY"
+            assert "uploads" in exc.value.args[0].desc
+        sequencer.repetitions = 3  # a setting for the next run may change meanwhile
+        wait_while(sequencer, tango.DevState.MOVING)
+        assert sequencer.state() == tango.DevState.ON
+        sequencer.Run()
+
+
+class Events:
+    """Change events of one attribute, collected as they arrive."""
+
+    def __init__(self, proxy: tango.DeviceProxy, name: str):
+        self.values: list = []
+        proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, self)
+
+    def push_event(self, event) -> None:
+        if not event.err:
+            self.values.append(event.attr_value.value)
+
+    def wait_until(self, done, timeout: float = 5.0) -> list:
+        """The values received once `done(values)` holds; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not done(list(self.values)):
+            assert time.monotonic() < deadline, f"events so far: {self.values}"
+            time.sleep(0.01)
+        return list(self.values)
+
+
+def test_device_pushes_state_and_progress_change_events(tmp_path):
+    on, running = tango.DevState.ON, tango.DevState.RUNNING
+    with device(PulseSequencer, driver=slow_upload_world(tmp_path, 0.3)) as sequencer:
+        states = Events(sequencer, "State")
+        completed = Events(sequencer, "completed")
+        progress = Events(sequencer, "progress")
+        sequencer.Load(SHORT)
+        states.wait_until(lambda v: v[-1] == on)
+        sequencer.repetitions = 1000  # 10 ms: over between two polls, still seen
+        sequencer.Run()
+        seen = states.wait_until(lambda v: v[-2:] == [running, on])
+        assert seen == [tango.DevState.OFF, tango.DevState.MOVING, on, running, on]
+        counts = completed.wait_until(lambda v: v[-1] == 1000)
+        assert counts[0] == 0 and counts[-1] == 1000
+        assert progress.wait_until(lambda v: v[-1] == 1.0)[0] == 0.0
+
+
+def test_device_without_a_sequencer_section_is_in_fault_and_refuses_cleanly():
+    with device(PulseSequencer, driver=f"sim:{CONFOCAL}#mw") as sequencer:
+        assert sequencer.state() == tango.DevState.FAULT
+        assert "not a SequencerSpec" in sequencer.status()
+        for call in (sequencer.SafeState, sequencer.Run, lambda: sequencer.Load(SHORT)):
+            with pytest.raises(tango.DevFailed) as exc:
+                call()
+            assert reason(exc) == "NANOMRI_NO_DRIVER"
+
+
+def test_device_init_keeps_the_instruments_memory_and_restarts_its_events():
+    with device(PulseSequencer) as sequencer:
+        load(sequencer)
+        sequencer.Init()
+        states = Events(sequencer, "State")
+        assert sequencer.state() == tango.DevState.ON  # the world kept the loaded sequence
+        sequencer.Run()
+        assert states.wait_until(lambda v: v[-2:] == [tango.DevState.RUNNING, tango.DevState.ON])
