@@ -26,6 +26,10 @@ DEVICES = {
     "rf": ("signal_generator", "SignalGenerator", f"sim:{CONFOCAL}#rf"),
     "camera": ("camera", "EMCCD", f"sim:{CONFOCAL}"),
     "magnet": ("magnet", "VectorMagnet", f"sim:{CONFOCAL}"),
+    # three AMI 430 supplies; '+' separates them where Tango's file database splits at commas
+    "magnet-ami": ("magnet", "VectorMagnet", "visa:" + "+".join(
+        f"TCPIP0::192.168.1.{n}::7180::SOCKET" for n in (11, 12, 13))
+        + f"|{VISA / 'magnet.yaml'}@sim;max_ramp_rate=0.01"),
     "tunnel": ("tunnel_current", "TunnelCurrent", f"sim:{CONFOCAL}"),
 }
 EXAMPLES = settings(max_examples=15, deadline=None, database=None,
