@@ -24,6 +24,8 @@ DEVICES = {
     "sequencer": ("sequencer", "PulseSequencer", f"sim:{CONFOCAL}"),
     "mw": ("signal_generator", "SignalGenerator", f"sim:{CONFOCAL}#mw"),
     "rf": ("signal_generator", "SignalGenerator", f"sim:{CONFOCAL}#rf"),
+    "mw-smb100a": ("signal_generator", "SignalGenerator",
+                   f"visa:TCPIP0::localhost::inst0::INSTR|{VISA / 'signal_generator.yaml'}@sim"),
     "camera": ("camera", "EMCCD", f"sim:{CONFOCAL}"),
     "magnet": ("magnet", "VectorMagnet", f"sim:{CONFOCAL}"),
     # three AMI 430 supplies; '+' separates them where Tango's file database splits at commas
