@@ -15,6 +15,7 @@ from .specs.common import AXES, Finite, NonNegative, Positive, Strict
 from .specs.laser import LaserSpec
 from .specs.magnet import MagnetSpec
 from .specs.photon_counter import PhotonCounterSpec
+from .specs.probe import ProbeSpec, SurfaceSpec
 from .specs.scanner import ScannerSpec
 from .specs.sequencer import SequencerSpec
 from .specs.signal_generator import SignalGeneratorSpec
@@ -24,9 +25,11 @@ __all__ = ["AXES", "World", "WorldError", "load_world", "parse_world"]
 
 
 class Sample(Strict):
-    """NV centres in the diamond, positions in the scanner frame (m)."""
+    """NV centres in the diamond, positions in the scanner frame (m); the surface a tip scans
+    (in the probe's frame), where the world has one."""
 
     nv_centres: list[tuple[Finite, Finite, Finite]] = Field(min_length=1)
+    surface: SurfaceSpec | None = None
 
 
 class Optics(Strict):
@@ -47,7 +50,7 @@ class Instruments(Strict):
     scanner: ScannerSpec
     laser: LaserSpec
     photon_counter: PhotonCounterSpec
-    probe: ScannerSpec | None = None  # STM/AFM scan head over the sample surface
+    probe: ProbeSpec | None = None  # STM/AFM scan head over the sample surface
     sequencer: SequencerSpec | None = None
     mw: SignalGeneratorSpec | None = None  # drives the NV spin
     rf: SignalGeneratorSpec | None = None  # drives dark spins or the STM tip

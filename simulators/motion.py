@@ -1,4 +1,5 @@
-"""Trajectories of one scanner axis in time: trapezoidal moves and stops at finite acceleration."""
+"""Trajectories of one scanner axis in time: trapezoidal moves and stops at finite acceleration,
+chained moves, and the path of an axis held by a first-order feedback loop."""
 
 from dataclasses import dataclass
 
@@ -62,6 +63,21 @@ class Trajectory:
         j = int(np.searchsorted(self.starts, t, side="right") - 1)
         return float(self.velocities[j] + self.accelerations[j] * (t - self.starts[j]))
 
+    def then(self, other: "Trajectory") -> "Trajectory":
+        """This path, a rest at its final position, then `other` (which starts after our end)."""
+        if other.starts.size == 0 and other.final == self.final:
+            return self
+        if self.starts.size == 0:
+            return other
+        begins = other.starts[0] if other.starts.size else other.end
+        if other.starts.size == 0 or begins < self.end:
+            raise ValueError(f"a path from {begins} s cannot follow one ending at {self.end} s")
+        return Trajectory(np.concatenate([self.starts, [self.end], other.starts]),
+                          np.concatenate([self.positions, [self.final], other.positions]),
+                          np.concatenate([self.velocities, [0.0], other.velocities]),
+                          np.concatenate([self.accelerations, [0.0], other.accelerations]),
+                          other.end, other.final, other.settled)
+
     def stopped_at(self, t: float, acceleration: float, settle: float) -> "Trajectory":
         """This path interrupted at t: decelerate at `acceleration` to rest where it gets."""
         p, v = float(self.position(t)), self.velocity(t)
@@ -72,3 +88,26 @@ class Trajectory:
         accel = -np.sign(v) * acceleration
         return Trajectory(np.array([t]), np.array([p]), np.array([v]), np.array([accel]),
                           t + t_stop, final, t + t_stop + settle)
+
+
+def follow(times: np.ndarray, targets: np.ndarray, start: float, time_constant: float,
+           low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """Path of an axis held by a first-order loop, dz/dt = (target - z) / tau, from z = `start`
+    at times[0], clipped to [low, high] (the loop saturates at the end of travel).
+
+    The target is taken linear between samples, for which each step is exact at any step length:
+    z1 = r1 - s tau + (z0 - r0 + s tau) exp(-dt / tau), s = (r1 - r0) / dt.
+    """
+    times, targets = np.asarray(times, dtype=float), np.asarray(targets, dtype=float)
+    dt = np.diff(times)
+    decay = np.exp(-dt / time_constant)
+    lag = np.divide(np.diff(targets), dt, out=np.zeros_like(dt), where=dt > 0) * time_constant
+    out = np.empty(times.shape)
+    z = min(max(float(start), low), high)
+    out[0] = z
+    r, a, sl = targets.tolist(), decay.tolist(), lag.tolist()
+    for k in range(len(dt)):
+        z = r[k + 1] - sl[k] + (z - r[k] + sl[k]) * a[k]
+        z = min(max(z, low), high)
+        out[k + 1] = z
+    return out
