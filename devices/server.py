@@ -8,11 +8,17 @@ import sys
 
 from tango.server import run
 
+from .camera import EMCCD
 from .laser import NVLaser
+from .magnet import VectorMagnet
 from .photon_counter import PhotonCounter
 from .scanner import Scanner
+from .sequencer import PulseSequencer
+from .signal_generator import SignalGenerator
+from .tunnel_current import TunnelCurrent
 
-CLASSES = (Scanner, NVLaser, PhotonCounter)
+CLASSES = (Scanner, NVLaser, PhotonCounter, PulseSequencer, SignalGenerator, EMCCD,
+           VectorMagnet, TunnelCurrent)
 
 
 def main(args: list[str] | None = None) -> None:

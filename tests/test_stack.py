@@ -225,14 +225,38 @@ def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
     assert not np.isnan(image).any() and 0 < done_at_pause < image.size
 
 
-def test_restarted_stack_keeps_its_tango_host(tmp_path):
+def test_restarted_stack_keeps_its_tango_host_and_memorized_settings(tmp_path):
+    import tango
+
     run = StackRun(stack_env(tmp_path), tmp_path / "var", tmp_path / "results")
-    hosts = []
-    for _ in range(2):
+    hosts, powers = [], []
+    for power in (3.5e-3, None):
         up = run.cli("up")
         assert up.returncode == 0, up.stderr
         hosts.append(up.stdout.split("TANGO_HOST=")[1].strip())
+        laser = tango.DeviceProxy(f"tango://{hosts[-1]}/nanomri/confocal/laser")
+        if power is not None:
+            laser.power = power
+        powers.append(laser.power)
         pids = run.pids
         assert run.cli("down").returncode == 0
         assert still_running(pids) == []
     assert hosts[0] == hosts[1]
+    assert powers == [3.5e-3, 3.5e-3]
+
+
+def test_every_attribute_of_every_device_is_readable_by_a_plain_client(stack: StackRun):
+    import tango
+
+    tango_host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
+    config = json.loads((ROOT / "conf" / "tango" / "confocal.json").read_text())
+    names = [name for classes in config["servers"]["NanoMRI"]["confocal"].values()
+             for name in classes]
+    assert len(names) >= 10
+    for name in names:
+        proxy = tango.DeviceProxy(f"tango://{tango_host}/{name}")
+        assert proxy.state() not in (tango.DevState.FAULT, tango.DevState.UNKNOWN), (
+            f"{name}: {proxy.status()}")
+        attributes = list(proxy.get_attribute_list())
+        failed = [a.name for a in proxy.read_attributes(attributes) if a.has_failed]
+        assert failed == [], f"{name}: cannot read {failed}"
