@@ -108,8 +108,10 @@ def render(template: Path, paths: Paths, world: Path) -> str:
 
 
 def check_port_free(port: int) -> None:
-    """Refuse a database port that something else already listens on."""
+    """Refuse a database port that something else already listens on. Connections of a
+    stopped server lingering in TIME_WAIT do not count: the server binds with SO_REUSEADDR."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError as exc:

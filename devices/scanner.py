@@ -1,32 +1,15 @@
-"""Tango device of an xyz scanner: the confocal stage, or an STM/AFM scan head with a tip.
+"""Tango device of an xyz scanner (the confocal stage): positions, velocities, drift correction.
 
-Every scanner has positions, velocities, MOVING state, Stop and drift correction. A scan head
-with a tip (its driver's constraints list feedback modes) adds the z feedback, Approach,
-Retract, leapfrog moves and topography; on a stage those refuse with NANOMRI_UNSUPPORTED.
+The STM/AFM scan head, which adds a tip, is `ScanHead` (`scan_head.py`), a subclass of this.
 """
 
-import enum
-import math
-import time
-
-from tango import AttrQuality, AttrWriteType, DevState
+from tango import AttrWriteType, DevState
 from tango.server import attribute, command
 
-from nanomri.interfaces.scanner import AXES, FEEDBACK_MODES, FEEDBACK_UNITS
+from nanomri.interfaces.scanner import AXES
 
 from .base import InstrumentDevice
-from .validation import fail, refusals, require_finite
-
-
-class FeedbackMode(enum.IntEnum):
-    """Signal the z feedback holds: tunnel current (STM), frequency shift or amplitude (AFM)."""
-
-    CURRENT = 0
-    FREQUENCY_SHIFT = 1
-    AMPLITUDE = 2
-
-
-assert [m.name.lower() for m in FeedbackMode] == list(FEEDBACK_MODES)
+from .validation import refusals, require_finite
 
 
 def _position(axis: str) -> attribute:
@@ -110,36 +93,6 @@ def _drift_corrected(axis: str) -> attribute:
     )
 
 
-def _setpoint(mode: str) -> attribute:
-    unit = FEEDBACK_UNITS[mode]
-
-    def read(self: "Scanner") -> float:
-        return self.driver.setpoint(mode) if mode in self.feedback_modes else 0.0
-
-    def write(self: "Scanner", value: float) -> None:
-        require_finite(f"setpoint_{mode}", value)
-        self.require_tip(f"setpoint_{mode}")
-        if mode not in self.feedback_modes:
-            fail("UNSUPPORTED", f"this scan head has no {mode} feedback; it has "
-                                f"{', '.join(self.feedback_modes)}")
-        with refusals():
-            self.driver.set_setpoint(mode, value)
-
-    return attribute(
-        name=f"setpoint_{mode}",
-        dtype=float,
-        access=AttrWriteType.READ_WRITE,
-        unit=unit,
-        format="%.4e",
-        doc=f"setpoint of the {mode} feedback ({unit})" + ("; |I|, whatever the bias sign"
-                                                           if mode == "current" else ""),
-        fget=read,
-        fset=write,
-        memorized=True,
-        hw_memorized=True,
-    )
-
-
 class Scanner(InstrumentDevice):
     """Closed-loop xyz scanner; every position in metres, moves take their real time."""
 
@@ -157,9 +110,6 @@ class Scanner(InstrumentDevice):
     drift_corrected_x = _drift_corrected("x")
     drift_corrected_y = _drift_corrected("y")
     drift_corrected_z = _drift_corrected("z")
-    setpoint_current = _setpoint("current")
-    setpoint_frequency_shift = _setpoint("frequency_shift")
-    setpoint_amplitude = _setpoint("amplitude")
 
     def init_instrument(self) -> None:
         c = self.driver.constraints
@@ -168,20 +118,6 @@ class Scanner(InstrumentDevice):
             self.set_write_limits(f"velocity_{axis}", 0.0, c.max_velocity[axis])
             limit = c.max_velocity[axis]
             self.set_write_limits(f"drift_estimate_{axis}", -limit, limit)
-        for mode in c.feedback_modes:
-            self.set_write_limits(f"setpoint_{mode}", *c.setpoint_range[mode])
-        if c.has_tip:
-            self.set_write_limits("leapfrog_height", 0.0, c.max_leapfrog_height)
-
-    @property
-    def feedback_modes(self) -> tuple[str, ...]:
-        return self.driver.constraints.feedback_modes
-
-    def require_tip(self, what: str) -> None:
-        """Refuse (NANOMRI_UNSUPPORTED) a tip command or setting on a scanner without a tip."""
-        if not self.driver.constraints.has_tip:
-            fail("UNSUPPORTED", f"{what}: this scanner has no tip (a confocal stage); tip "
-                                f"commands need an STM/AFM scan head")
 
     def move(self, axis: str, position: float) -> None:
         """Start a move after checks that Tango's own limit check does not make (NaN)."""
@@ -189,91 +125,20 @@ class Scanner(InstrumentDevice):
         with refusals():
             self.driver.move_to(axis, position)
 
-    @attribute(dtype=bool, access=AttrWriteType.READ_WRITE,
-               doc="True while the z feedback holds the tip at its setpoint; writing True "
-                   "engages it where the tip is, False holds z where it is")
-    def feedback(self) -> bool:
-        return bool(self.feedback_modes) and self.driver.feedback()
-
-    @feedback.write
-    def feedback(self, on: bool) -> None:
-        self.require_tip("feedback")
-        with refusals():
-            self.driver.set_feedback(bool(on))
-
-    @attribute(dtype=FeedbackMode, access=AttrWriteType.READ_WRITE, memorized=True,
-               hw_memorized=True,
-               doc="signal the z feedback holds: CURRENT (STM, setpoint_current), "
-                   "FREQUENCY_SHIFT or AMPLITUDE (tuning-fork AFM)")
-    def feedback_mode(self) -> FeedbackMode:
-        if not self.feedback_modes:
-            return FeedbackMode.CURRENT
-        return FeedbackMode(FEEDBACK_MODES.index(self.driver.feedback_mode()))
-
-    @feedback_mode.write
-    def feedback_mode(self, value: int) -> None:
-        self.require_tip("feedback_mode")
-        if value not in FeedbackMode.__members__.values():
-            fail("UNKNOWN_MODE", f"feedback_mode {value} is not one of "
-                                 f"{', '.join(f'{m.value} ({m.name})' for m in FeedbackMode)}")
-        with refusals():
-            self.driver.set_feedback_mode(FEEDBACK_MODES[int(value)])
-
-    @attribute(dtype=float, access=AttrWriteType.READ_WRITE, unit="m", format="%.3e",
-               memorized=True, hw_memorized=True,
-               doc="lift before each lateral move, then back down (0: the tip is dragged)")
-    def leapfrog_height(self) -> float:
-        return self.driver.leapfrog_height() if self.feedback_modes else 0.0
-
-    @leapfrog_height.write
-    def leapfrog_height(self, value: float) -> None:
-        require_finite("leapfrog_height", value)
-        self.require_tip("leapfrog_height")
-        with refusals():
-            self.driver.set_leapfrog_height(value)
-
-    @attribute(dtype=float, unit="m", format="%.6e", polling_period=100, abs_change="1e-11",
-               doc="surface height under the tip measured by the feedback (invalid while off)")
-    def topography(self):
-        value = self.driver.topography() if self.feedback_modes else math.nan
-        if math.isnan(value):
-            return math.nan, time.time(), AttrQuality.ATTR_INVALID
-        return value
-
     def dev_state(self) -> DevState:
         if self._driver is None:
             return DevState.FAULT
-        d = self._driver
-        if any(d.is_moving(a) for a in AXES) or (self.feedback_modes and d.is_approaching()):
-            return DevState.MOVING
-        if self.feedback_modes and d.feedback_saturated():
-            return DevState.ALARM
-        return DevState.ON
+        return DevState.MOVING if any(self._driver.is_moving(a) for a in AXES) else DevState.ON
 
     def dev_status(self) -> str:
         if self._driver is None:
             return self.get_status()
         moving = [a for a in AXES if self._driver.is_moving(a)]
-        status = f"moving {', '.join(moving)}" if moving else "at rest"
-        return f"{status}; {self._driver.tip_status()}" if self.feedback_modes else status
+        return f"moving {', '.join(moving)}" if moving else "at rest"
 
     @command(doc_in="Decelerate every axis to rest (a z feedback that is on stays on)")
     def Stop(self) -> None:
         self.driver.stop()
 
-    @command(doc_in="Move the tip down at the approach velocity until the feedback signal "
-                    "reaches its setpoint, then feedback on (MOVING meanwhile)")
-    def Approach(self) -> None:
-        self.require_tip("Approach")
-        with refusals():
-            self.driver.approach()
-
-    @command(doc_in="Feedback off, lateral axes stopped, tip to the top of z travel")
-    def Retract(self) -> None:
-        self.require_tip("Retract")
-        self.driver.retract()
-
     def safe_state(self) -> None:
         self.driver.stop()
-        if self.feedback_modes:
-            self.driver.retract()

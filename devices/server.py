@@ -12,12 +12,13 @@ from .camera import EMCCD
 from .laser import NVLaser
 from .magnet import VectorMagnet
 from .photon_counter import PhotonCounter
+from .scan_head import ScanHead
 from .scanner import Scanner
 from .sequencer import PulseSequencer
 from .signal_generator import SignalGenerator
 from .tunnel_current import TunnelCurrent
 
-CLASSES = (Scanner, NVLaser, PhotonCounter, PulseSequencer, SignalGenerator, EMCCD,
+CLASSES = (Scanner, ScanHead, NVLaser, PhotonCounter, PulseSequencer, SignalGenerator, EMCCD,
            VectorMagnet, TunnelCurrent)
 
 

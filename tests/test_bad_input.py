@@ -20,7 +20,7 @@ DEVICES = {
     "laser-cobolt": ("laser", "NVLaser", f"visa:ASRL1::INSTR|{VISA / 'laser.yaml'}@sim"),
     "counter": ("photon_counter", "PhotonCounter", f"sim:{CONFOCAL}"),
     "stage": ("scanner", "Scanner", f"sim:{CONFOCAL}"),
-    "probe": ("scanner", "Scanner", f"sim:{CONFOCAL}#probe"),
+    "probe": ("scan_head", "ScanHead", f"sim:{CONFOCAL}#probe"),
     "sequencer": ("sequencer", "PulseSequencer", f"sim:{CONFOCAL}"),
     "mw": ("signal_generator", "SignalGenerator", f"sim:{CONFOCAL}#mw"),
     "rf": ("signal_generator", "SignalGenerator", f"sim:{CONFOCAL}#rf"),

@@ -1,4 +1,4 @@
-"""STM/AFM scan head: surface physics, the simulated probe on a fake clock, the Scanner device."""
+"""STM/AFM scan head: surface physics, the simulated probe on a fake clock, the ScanHead device."""
 
 import math
 
@@ -7,7 +7,8 @@ import pytest
 import tango
 import yaml
 
-from nanomri.devices.scanner import FeedbackMode, Scanner
+from nanomri.devices.scan_head import FeedbackMode, ScanHead
+from nanomri.devices.scanner import Scanner
 from nanomri.interfaces.errors import Refused
 from nanomri.simulators.drivers.scanner import SimProbe, SimScanner, open_driver
 from nanomri.simulators.drivers.tunnel_current import SimTunnelCurrent
@@ -375,7 +376,7 @@ def test_stage_and_probe_keep_their_own_trajectories_in_one_world(tmp_path):
     assert not hasattr(stage, "approach")
 
 
-# --- the Scanner device ------------------------------------------------------------------------
+# --- the Scanner and ScanHead devices ---------------------------------------------------------
 
 
 @pytest.fixture
@@ -389,26 +390,21 @@ def fast_world(tmp_path) -> str:
     return str(path)
 
 
-def test_stage_refuses_tip_commands_and_settings_and_still_moves():
+def test_stage_has_no_tip_attributes_and_a_scan_head_on_a_stage_is_a_fault():
     with device(Scanner) as stage:
-        for command in ("Approach", "Retract"):
-            with pytest.raises(tango.DevFailed) as exc:
-                stage.command_inout(command)
-            assert reason(exc) == "NANOMRI_UNSUPPORTED" and "no tip" in str(exc.value)
-        for name, value in (("feedback", True), ("leapfrog_height", 1e-8),
-                            ("feedback_mode", FeedbackMode.AMPLITUDE)):
-            with pytest.raises(tango.DevFailed) as exc:
-                stage.write_attribute(name, value)
-            assert reason(exc) == "NANOMRI_UNSUPPORTED"
-        assert stage.feedback is False and stage.topography is None
+        names = {name.lower() for name in stage.get_attribute_list()}
+        assert {"feedback", "topography", "leapfrog_height", "setpoint_current"}.isdisjoint(names)
+        assert "Approach" not in stage.get_command_list()
         stage.SafeState()
         stage.x = stage.x + 1e-6
         wait_while(stage, tango.DevState.MOVING)
         assert stage.state() == tango.DevState.ON
+    with device(ScanHead) as head:
+        assert head.state() == tango.DevState.FAULT and "no tip" in head.status()
 
 
 def test_probe_device_approaches_holds_feedback_and_safe_state_retracts(fast_world):
-    with device(Scanner, f"sim:{fast_world}#probe") as probe:
+    with device(ScanHead, f"sim:{fast_world}#probe") as probe:
         probe.set_source(tango.DevSource.DEV)  # not the 100 ms poll cache
         assert probe.feedback is False and probe.topography is None
         probe.Approach()
@@ -424,7 +420,7 @@ def test_probe_device_approaches_holds_feedback_and_safe_state_retracts(fast_wor
 
 
 def test_probe_device_refuses_a_crash_and_stays_put(fast_world):
-    with device(Scanner, f"sim:{fast_world}#probe") as probe:
+    with device(ScanHead, f"sim:{fast_world}#probe") as probe:
         probe.set_source(tango.DevSource.DEV)  # not the 100 ms poll cache
         with pytest.raises(tango.DevFailed) as exc:
             probe.z = 0.9e-6
@@ -434,7 +430,7 @@ def test_probe_device_refuses_a_crash_and_stays_put(fast_world):
 
 
 def test_probe_device_refuses_bad_tip_settings_and_reads_them_back_unchanged(fast_world):
-    with device(Scanner, f"sim:{fast_world}#probe") as probe:
+    with device(ScanHead, f"sim:{fast_world}#probe") as probe:
         probe.set_source(tango.DevSource.DEV)  # not the 100 ms poll cache
         names = ("setpoint_current", "setpoint_frequency_shift", "setpoint_amplitude",
                  "leapfrog_height", "velocity_x", "drift_estimate_x", "feedback_mode")
@@ -456,7 +452,7 @@ def test_probe_device_refuses_bad_tip_settings_and_reads_them_back_unchanged(fas
 
 
 def test_probe_device_refuses_mode_change_and_z_moves_in_feedback(fast_world):
-    with device(Scanner, f"sim:{fast_world}#probe") as probe:
+    with device(ScanHead, f"sim:{fast_world}#probe") as probe:
         probe.set_source(tango.DevSource.DEV)  # not the 100 ms poll cache
         probe.Approach()
         wait_while(probe, tango.DevState.MOVING)
@@ -470,7 +466,7 @@ def test_probe_device_refuses_mode_change_and_z_moves_in_feedback(fast_world):
 
 
 def test_shipped_stack_world_opens_the_probe_section():
-    with device(Scanner, f"sim:{CONFOCAL}#probe") as probe:
+    with device(ScanHead, f"sim:{CONFOCAL}#probe") as probe:
         assert probe.state() == tango.DevState.ON
         config = probe.get_attribute_config("setpoint_current")
         assert config.unit == "A" and float(config.max_value) == pytest.approx(1e-8)
@@ -480,7 +476,7 @@ def test_shipped_stack_world_opens_the_probe_section():
 def test_probe_and_tunnel_current_devices_share_one_world(fast_world):
     from nanomri.devices.tunnel_current import TunnelCurrent
 
-    with devices((Scanner, "test/nanomri/probe", f"sim:{fast_world}#probe"),
+    with devices((ScanHead, "test/nanomri/probe", f"sim:{fast_world}#probe"),
                  (TunnelCurrent, "test/nanomri/tunnel", f"sim:{fast_world}")) as context:
         probe = context.get_device("test/nanomri/probe")
         probe.set_source(tango.DevSource.DEV)

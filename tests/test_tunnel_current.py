@@ -8,7 +8,7 @@ import pytest
 import tango
 import yaml
 
-from nanomri.devices.scanner import Scanner
+from nanomri.devices.scan_head import ScanHead
 from nanomri.devices.tunnel_current import TunnelCurrent
 from nanomri.simulators.drivers.tunnel_current import SimTunnelCurrent
 from nanomri.simulators.world import SimWorld
@@ -199,7 +199,7 @@ def fast_world(tmp_path) -> str:
 
 
 def test_device_alarms_when_the_current_saturates_the_preamplifier(fast_world):
-    with devices((Scanner, "test/nanomri/probe", f"sim:{fast_world}#probe"),
+    with devices((ScanHead, "test/nanomri/probe", f"sim:{fast_world}#probe"),
                  (TunnelCurrent, "test/nanomri/tunnel", f"sim:{fast_world}")) as context:
         probe = context.get_device("test/nanomri/probe")
         tunnel = context.get_device("test/nanomri/tunnel")
