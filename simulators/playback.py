@@ -22,7 +22,11 @@ class Playback:
         return min(self.start + self.repetitions * self.sequence.length, self.stopped)
 
     def completed(self, t: float) -> int:
-        """Repetitions fully played by time `t`."""
+        """Repetitions fully played by time `t`; all of them once a run that was not stopped
+        has ended, whatever the rounding of clock times of ~1e5 s."""
+        finish = self.start + self.repetitions * self.sequence.length
+        if t >= finish and self.stopped >= finish:
+            return self.repetitions
         done = np.floor((min(t, self.end) - self.start) / self.sequence.length + 1e-9)
         return int(np.clip(done, 0, self.repetitions))
 

@@ -37,3 +37,23 @@ def wait_while(proxy: tango.DeviceProxy, state: tango.DevState, timeout: float =
 def reason(exc: pytest.ExceptionInfo) -> str:
     """The reason of the first error of a DevFailed."""
     return exc.value.args[0].reason
+
+
+class Events:
+    """Change events of one attribute, collected as they arrive."""
+
+    def __init__(self, proxy: tango.DeviceProxy, name: str):
+        self.values: list = []
+        proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, self)
+
+    def push_event(self, event) -> None:
+        if not event.err:
+            self.values.append(event.attr_value.value)
+
+    def wait_until(self, done, timeout: float = 5.0) -> list:
+        """The values received once `done(values)` holds; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not done(list(self.values)):
+            assert time.monotonic() < deadline, f"events so far: {self.values}"
+            time.sleep(0.01)
+        return list(self.values)

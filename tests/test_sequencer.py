@@ -14,7 +14,7 @@ from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
 
-from .tango_context import CONFOCAL, device, reason, wait_while
+from .tango_context import CONFOCAL, Events, device, reason, wait_while
 
 MODEL = load_world(CONFOCAL)
 SPEC = MODEL.instruments.sequencer  # 1 GSa/s, 50 Msamples/s upload + 20 ms, 1 ms start latency
@@ -284,26 +284,6 @@ def test_device_is_moving_while_uploading_and_refuses_run_and_load_until_done(tm
         wait_while(sequencer, tango.DevState.MOVING)
         assert sequencer.state() == tango.DevState.ON
         sequencer.Run()
-
-
-class Events:
-    """Change events of one attribute, collected as they arrive."""
-
-    def __init__(self, proxy: tango.DeviceProxy, name: str):
-        self.values: list = []
-        proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, self)
-
-    def push_event(self, event) -> None:
-        if not event.err:
-            self.values.append(event.attr_value.value)
-
-    def wait_until(self, done, timeout: float = 5.0) -> list:
-        """The values received once `done(values)` holds; fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while not done(list(self.values)):
-            assert time.monotonic() < deadline, f"events so far: {self.values}"
-            time.sleep(0.01)
-        return list(self.values)
 
 
 def test_device_pushes_state_and_progress_change_events(tmp_path):

@@ -85,6 +85,7 @@ class SimPhotonCounter:
         return self._sums.copy()
 
     def repetitions_counted(self) -> int:
+        self.gate_counts()  # bring the count up to now
         return self._total
 
     def _playback(self):
