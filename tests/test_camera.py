@@ -21,19 +21,12 @@ from nanomri.simulators.playback import Playback
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
 
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, device, reason, wait_while
 
 MODEL = load_world(CONFOCAL)
 SPEC = MODEL.instruments.camera
 POWER = MODEL.instruments.laser.initial_power
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def setup(laser_on: bool = True):

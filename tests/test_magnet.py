@@ -21,20 +21,13 @@ from nanomri.specs.magnet import MagnetSpec
 from nanomri.world import WorldError, parse_world
 
 from .conftest import ROOT
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, device, reason, wait_while
 
 AMI_YAML = ROOT / "tests" / "visa" / "magnet.yaml"
 SUPPLIES = ",".join(f"TCPIP0::192.168.1.{n}::7180::SOCKET" for n in (11, 12, 13))
 # the Driver property of a device in the test context: its file database splits at commas
 DEVICE_SUPPLIES = SUPPLIES.replace(",", "+")
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def world_text(**magnet) -> str:

@@ -13,6 +13,7 @@ from nanomri.simulators.playback import Playback
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
 
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL
 
 MODEL = load_world(CONFOCAL)
@@ -22,20 +23,12 @@ SEQUENCE = Sequence((Pulse("laser", 0.0, 3e-6), Pulse("gate", 1e-6, 1e-6),
                      Pulse("gate", 5e-6, 1e-6)), 10e-6)
 
 
-class Clock:
-    def __init__(self):
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Sequencer:
     playback: Playback | None = None
 
 
 def setup():
-    clock = Clock()
+    clock = FakeClock(50.0)
     world = SimWorld(MODEL, clock)
     scanner, laser, counter = SimScanner(world), SimLaser(world), SimPhotonCounter(world)
     for axis, value in zip("xyz", NV, strict=True):

@@ -24,6 +24,7 @@ from nanomri.tunnelling import (
 )
 from nanomri.world import World, WorldError, parse_world
 
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, device, devices, reason, wait_while
 
 BUMP = {"x": 2.0e-6, "y": 2.5e-6, "height": 5.0e-9, "fwhm": 50.0e-9}
@@ -31,14 +32,6 @@ PLANE = 0.5e-6
 TEST_SURFACE = {"height": PLANE, "slope": {"x": 0.0, "y": 0.0}, "bumps": [BUMP], "steps": [],
                 "drift": {"x": 0.0, "y": 0.0, "z": 0.0}, "tunnel_decay": 1.0e10,
                 "contact_conductance": 7.75e-5}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def world_data(surface: dict | None = None, probe: dict | None = None,

@@ -14,18 +14,11 @@ from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
 
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, Events, device, reason, wait_while
 
 MODEL = load_world(CONFOCAL)
 SPEC = MODEL.instruments.sequencer  # 1 GSa/s, 50 Msamples/s upload + 20 ms, 1 ms start latency
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def sim() -> tuple[FakeClock, SimSequencer]:

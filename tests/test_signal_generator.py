@@ -31,6 +31,7 @@ from nanomri.simulators.world import SimWorld
 from nanomri.world import WorldError, parse_world
 
 from .conftest import ROOT
+from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, device, reason
 
 
@@ -48,14 +49,6 @@ MW = MODEL.instruments.mw
 SIM_VISA = f"{ROOT / 'tests' / 'visa' / 'signal_generator.yaml'}@sim"
 VISA = f"TCPIP0::localhost::inst0::INSTR|{SIM_VISA}"  # the device's generator
 VISA_DRIVER = f"TCPIP0::localhost::inst1::INSTR|{SIM_VISA}"  # the driver test's generator
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeSequencer:

@@ -10,17 +10,10 @@ from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
 
 from .conftest import ROOT
+from .fake_clock import FakeClock
 
 MODEL = load_world(ROOT / "conf" / "worlds" / "confocal.yaml")
 NV = MODEL.sample.nv_centres[0]
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def setup(model=MODEL):
