@@ -229,20 +229,21 @@ def test_restarted_stack_keeps_its_tango_host_and_memorized_settings(tmp_path):
     import tango
 
     run = StackRun(stack_env(tmp_path), tmp_path / "var", tmp_path / "results")
-    hosts, powers = [], []
-    for power in (3.5e-3, None):
+    hosts = []
+    for first in (True, False):
         up = run.cli("up")
         assert up.returncode == 0, up.stderr
         hosts.append(up.stdout.split("TANGO_HOST=")[1].strip())
-        laser = tango.DeviceProxy(f"tango://{hosts[-1]}/nanomri/confocal/laser")
-        if power is not None:
-            laser.power = power
-        powers.append(laser.power)
+        if first:  # through the Door: this process keeps no connection to the database,
+            # which would hold its port for a minute after it stops (FIN_WAIT2)
+            assert run.cli("run", "laser_on 3.5e-3").returncode == 0
+            assert run.cli("run", "laser_off").returncode == 0
+        else:
+            assert tango.DeviceProxy(f"tango://{hosts[-1]}/nanomri/confocal/laser").power == 3.5e-3
         pids = run.pids
         assert run.cli("down").returncode == 0
         assert still_running(pids) == []
     assert hosts[0] == hosts[1]
-    assert powers == [3.5e-3, 3.5e-3]
 
 
 def test_every_attribute_of_every_device_is_readable_by_a_plain_client(stack: StackRun):
