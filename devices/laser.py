@@ -65,7 +65,9 @@ class NVLaser(InstrumentDevice):
         with refusals():
             self.driver.set_mode(LaserMode(value))
 
-    @attribute(dtype=bool, doc="True while the safety interlock is open: no emission possible")
+    @attribute(dtype=bool, polling_period=500,
+               doc="True while the safety interlock is open: no emission possible (it opens on "
+                   "its own: change events)")
     def interlock_open(self) -> bool:
         return self.driver.interlock_open()
 
