@@ -63,6 +63,8 @@ def _setpoint(mode: str) -> attribute:
 class ScanHead(Scanner):
     """An xyz scan head carrying an STM tip or an AFM tuning fork over the sample."""
 
+    INSTRUMENT = "scan_head"
+
     setpoint_current = _setpoint("current")
     setpoint_frequency_shift = _setpoint("frequency_shift")
     setpoint_amplitude = _setpoint("amplitude")

@@ -10,7 +10,10 @@ import yaml
 from nanomri.devices.scan_head import FeedbackMode, ScanHead
 from nanomri.devices.scanner import Scanner
 from nanomri.interfaces.errors import Refused
-from nanomri.simulators.drivers.scanner import SimProbe, SimScanner, open_driver
+from nanomri.simulators.drivers.scan_head import SimProbe
+from nanomri.simulators.drivers.scan_head import open_driver as open_head
+from nanomri.simulators.drivers.scanner import SimScanner
+from nanomri.simulators.drivers.scanner import open_driver as open_stage
 from nanomri.simulators.drivers.tunnel_current import SimTunnelCurrent
 from nanomri.simulators.motion import Trajectory, follow
 from nanomri.simulators.world import SimWorld
@@ -358,10 +361,10 @@ def test_refused_settings_leave_the_probe_as_it_was():
 def test_stage_and_probe_keep_their_own_trajectories_in_one_world(tmp_path):
     path = tmp_path / "w.yaml"
     path.write_text(yaml.safe_dump(world_data()))
-    stage, probe = open_driver(str(path)), open_driver(f"{path}#probe")
+    stage, probe = open_stage(str(path)), open_head(f"{path}#probe")
     assert type(stage) is SimScanner and type(probe) is SimProbe
     assert stage.world is probe.world and probe.world.attached["probe"] is probe
-    assert open_driver(f"{path}#probe") is probe  # a device's Init finds the same instrument
+    assert open_head(f"{path}#probe") is probe  # a device's Init finds the same instrument
     focus = stage.world.focus(np.array([0.0]))
     probe.move_to("x", 1.0e-6)
     assert stage.world.paths["x"] is stage.paths["x"] and stage.position("x") == 10.0e-6
@@ -392,8 +395,8 @@ def test_stage_has_no_tip_attributes_and_a_scan_head_on_a_stage_is_a_fault():
         stage.x = stage.x + 1e-6
         wait_while(stage, tango.DevState.MOVING)
         assert stage.state() == tango.DevState.ON
-    with device(ScanHead) as head:
-        assert head.state() == tango.DevState.FAULT and "no tip" in head.status()
+    with device(ScanHead, f"sim:{CONFOCAL}#scanner") as head:
+        assert head.state() == tango.DevState.FAULT and "not a ProbeSpec" in head.status()
 
 
 def test_probe_device_approaches_holds_feedback_and_safe_state_retracts(fast_world):
