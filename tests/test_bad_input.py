@@ -227,6 +227,20 @@ def test_bad_command_arguments_are_refused_and_change_nothing(proxy):
         attack(COMMAND_ARGS[cmd.in_type], command_refused(proxy, cmd.cmd_name, names, before))
 
 
+def test_every_command_either_runs_or_is_refused_by_the_device_never_crashes(proxy):
+    for cmd in proxy.command_list_query():
+        if cmd.in_type != tango.CmdArgType.DevVoid or cmd.cmd_name in ("Init", "State",
+                                                                        "Status"):
+            continue
+        try:
+            proxy.command_inout(cmd.cmd_name)
+        except tango.DevFailed as exc:
+            assert exc.args[0].reason.startswith("NANOMRI_"), (
+                f"{cmd.cmd_name}: {exc.args[0].reason}: {exc.args[0].desc}")
+        assert proxy.state() != tango.DevState.FAULT, f"{cmd.cmd_name}: {proxy.status()}"
+    proxy.SafeState()
+
+
 def test_safe_state_is_offered_and_leaves_the_device_working(proxy):
     proxy.SafeState()
     assert proxy.state() not in (tango.DevState.FAULT, tango.DevState.UNKNOWN), proxy.status()
