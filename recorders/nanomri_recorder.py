@@ -34,8 +34,10 @@ def read_instrument(role: str, device: str) -> Instrument:
 
 
 def world_file(driver: str) -> Path | None:
-    """The world file a simulated driver (`sim:<path>`) reads, None for real hardware."""
-    return Path(driver.removeprefix("sim:")) if driver.startswith("sim:") else None
+    """The world file a simulated driver (`sim:<path>[#section]`) reads, None for real hardware."""
+    if not driver.startswith("sim:"):
+        return None
+    return Path(driver.removeprefix("sim:").partition("#")[0])
 
 
 def columns(env: dict) -> list[Column]:

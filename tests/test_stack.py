@@ -48,7 +48,8 @@ def started_scan(stack: StackRun, before: set, lines: int, timeout: float = 120)
 @pytest.fixture(scope="module")
 def confocal_scan(stack: StackRun) -> h5py.File:
     stack.run_ok("laser_on 1e-3")
-    stack.run_ok(RASTER)
+    done = stack.run_ok(RASTER)
+    assert "warning" not in (done.stdout + done.stderr).lower(), done.stdout
     with newest_scan(stack) as h5:
         yield h5
 
@@ -73,6 +74,10 @@ def test_scan_file_holds_macro_line_world_and_instrument_settings(confocal_scan)
     assert entry["instrument/laser/power"][()] == pytest.approx(1e-3)
     assert bool(entry["instrument/laser/emission"][()]) is True
     assert entry["instrument/scanner/x"].attrs["units"] == "m"
+    assert entry["instrument/mw/frequency"].attrs["units"] == "Hz"
+    assert entry["instrument/magnet/Bz"].attrs["units"] == "T"
+    assert entry["instrument/sequencer/tango_device"].asstr()[()] == "nanomri/confocal/sequencer"
+    assert entry["instrument/probe/driver"].asstr()[()].endswith("confocal.yaml#probe")
     data = entry["data"]
     assert list(data.attrs["axes"]) == ["y", "x"] and data.attrs["signal"] == "counts"
     measured_x = entry["measurement/x"][()].reshape(26, 26)
