@@ -8,6 +8,7 @@ is written. Not SWMR: its "open for writing" flag would make a killed file unrea
 but SWMR readers) until someone runs h5clear on it.
 """
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +97,20 @@ def _nan_dataset(group: h5py.Group, name: str, shape: tuple[int, ...], chunks,
                                 maxshape=maxshape, dcpl=dcpl)
 
 
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(f"scan file {path} exists; nanomri never overwrites data: choose "
+                           "another ScanFile or ScanDir")
+
+
+def _publish(building: Path, path: Path) -> None:
+    """Give the finished structure its real name, atomically, never replacing a file."""
+    try:
+        os.link(building, path)
+    except FileExistsError:
+        raise _exists(path) from None
+    building.unlink()
+
+
 def _first(columns: list[Column], kind: str) -> Column | None:
     return next((c for c in columns if c.kind == kind), None)
 
@@ -116,7 +131,12 @@ class ScanFile:
         self.raster = raster
         self.signal = _first(columns, COUNTER)
         self.image: h5py.Dataset | None = None
-        self.h5 = self._create(self.path)
+        if self.path.exists():
+            raise _exists(self.path)
+        # built under a hidden name and published whole, so no reader ever opens a half-made
+        # file; no lock: silx or h5py may look at a long scan while it runs (flushed lines)
+        building = self.path.with_name(f".{self.path.name}.building")
+        self.h5 = h5py.File(building, "w", locking=False)
         try:
             self.entry = self._write_entry(title, serialno, start_time)
             self._write_instruments(instruments)
@@ -125,18 +145,11 @@ class ScanFile:
             self.measurement = self._write_measurement(npoints or 0)
             self._write_nxdata()
             self.h5.flush()
+            _publish(building, self.path)
         except BaseException:  # an abort lands anywhere: leave no file handle behind
             self.h5.close()
+            building.unlink(missing_ok=True)
             raise
-
-    @staticmethod
-    def _create(path: Path) -> h5py.File:
-        try:
-            # no lock: silx or h5py may look at a long scan while it runs (flushed lines)
-            return h5py.File(path, "w-", locking=False)
-        except FileExistsError:
-            raise FileExistsError(f"scan file {path} exists; nanomri never overwrites data: "
-                                  "choose another ScanFile or ScanDir") from None
 
     def _write_entry(self, title: str, serialno: int, start_time: datetime | None) -> h5py.Group:
         self.h5.attrs["default"] = "entry"

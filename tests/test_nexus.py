@@ -131,6 +131,30 @@ def test_existing_file_is_never_overwritten_and_the_error_names_it(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_file_appears_only_whole_and_leaves_nothing_else_behind(tmp_path):
+    path = tmp_path / "scan.h5"
+    f = write(path, raster(), 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.h5"]
+    with h5py.File(path, "r", locking=False) as h5:  # readers see the whole structure at once
+        assert h5["entry/data/counts"].shape == (3, 4)
+    f.close()
+
+
+def test_file_made_by_someone_else_meanwhile_is_not_replaced(tmp_path, monkeypatch):
+    path = tmp_path / "scan.h5"
+    real_flush = h5py.File.flush
+
+    def someone_else_writes(self):
+        real_flush(self)
+        path.write_bytes(b"not ours")
+
+    monkeypatch.setattr(h5py.File, "flush", someone_else_writes)
+    with pytest.raises(FileExistsError, match="never overwrites"):
+        write(path, raster(), 0)
+    assert path.read_bytes() == b"not ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.h5"]
+
+
 def test_serial_number_fills_the_file_name_template():
     assert scan_path("/d/scan_{serialno:05d}.h5", 42).name == "scan_00042.h5"
     assert scan_path("/d/{ScanID}/scan_{serialno}.h5", 42).parts[-2:] == ("42", "scan_42.h5")

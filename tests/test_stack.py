@@ -164,9 +164,11 @@ def test_ctrl_c_aborts_the_raster_and_leaves_a_readable_file(stack: StackRun):
     run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 20 y 10e-6 15e-6 20 0.01"],
                            env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, stdin=subprocess.DEVNULL)
-    path = started_scan(stack, before, lines=2)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=60)
+    try:
+        path = started_scan(stack, before, lines=2)
+    finally:  # abort the raster even if the test fails, so the next test finds the Door free
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "aborted" in err
     with h5py.File(path, "r") as h5:
         assert h5["entry/end_status"][()] == b"Abort"
@@ -214,18 +216,23 @@ def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
     run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 12 y 10e-6 15e-6 12 0.005"],
                            env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, stdin=subprocess.DEVNULL)
-    path = started_scan(stack, before, lines=1)
-    door.PauseMacro()
-    time.sleep(1.0)
-    assert door.state() == tango.DevState.STANDBY
-    with h5py.File(path, "r") as h5:
-        done_at_pause = int((~np.isnan(h5["entry/data/counts"][()])).sum())
-    time.sleep(1.0)
-    with h5py.File(path, "r") as h5:
-        assert int((~np.isnan(h5["entry/data/counts"][()])).sum()) == done_at_pause
-    door.ResumeMacro()
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err
+    try:
+        path = started_scan(stack, before, lines=1)
+        door.PauseMacro()
+        time.sleep(1.0)
+        assert door.state() == tango.DevState.STANDBY
+        with h5py.File(path, "r") as h5:
+            done_at_pause = int((~np.isnan(h5["entry/data/counts"][()])).sum())
+        time.sleep(1.0)
+        with h5py.File(path, "r") as h5:
+            assert int((~np.isnan(h5["entry/data/counts"][()])).sum()) == done_at_pause
+        door.ResumeMacro()
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    except BaseException:  # leave the Door free for the next test
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=60)
+        raise
     image, x, y = read_image(path)
     assert not np.isnan(image).any() and 0 < done_at_pause < image.size
 
