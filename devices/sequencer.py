@@ -17,10 +17,11 @@ import tango
 from tango import AttrWriteType, DevState
 from tango.server import attribute, command
 
+from nanomri.interfaces.sequencer import MAX_DELAY, StartTrigger
 from nanomri.sequence import CHANNELS, Sequence, SequenceError, check
 
 from .base import InstrumentDevice
-from .validation import fail, refusals
+from .validation import fail, refusals, require_finite
 
 WATCH_PERIOD = 0.05  # s between looks of the watcher thread for changes on their own
 PROGRESS_STEP = 0.001  # smallest change of `progress` pushed as an event
@@ -106,6 +107,29 @@ class PulseSequencer(InstrumentDevice):
             fail("BUSY", "repetitions cannot change while a run plays; Stop it first")
         with refusals():
             self.driver.set_repetitions(int(value))
+
+    @attribute(dtype=StartTrigger, access=AttrWriteType.READ_WRITE, memorized=True,
+               hw_memorized=True,
+               doc="IMMEDIATE: Run starts the run; STAGE_MOTION: Run arms it and the stage's "
+                   "next move starts it (hardware-synchronised scans)")
+    def start_trigger(self) -> StartTrigger:
+        return self.driver.start()[0]
+
+    @start_trigger.write
+    def start_trigger(self, value: int) -> None:
+        with refusals():
+            self.driver.set_start(StartTrigger(value), self.driver.start()[1])
+
+    @attribute(dtype=float, access=AttrWriteType.READ_WRITE, unit="s", format="%.6e",
+               min_value=0.0, max_value=MAX_DELAY, memorized=True, hw_memorized=True,
+               doc="hold between the start (Run or trigger) and the first sample")
+    def delay(self) -> float:
+        return self.driver.start()[1]
+
+    @delay.write
+    def delay(self, value: float) -> None:
+        with refusals():
+            self.driver.set_start(self.driver.start()[0], require_finite("delay", value))
 
     @attribute(dtype=int, format="%d", doc="repetitions completed in the current or last run")
     def completed(self) -> int:

@@ -56,10 +56,21 @@ class SimWorld:
         self.laser = LaserHistory(now)
         self.nv_centres = np.asarray(model.sample.nv_centres, dtype=float)
         self.attached: dict[str, object] = {}  # simulated drivers by world section, see attach
+        self._motion_listeners: list[Callable[[float], None]] = []
 
     def attach(self, section: str, driver: object) -> None:
         """Make `driver` the simulated instrument of `section`, for the others to query."""
         self.attached[section] = driver
+
+    def on_motion_start(self, listener: Callable[[float], None]) -> None:
+        """Call `listener(t)` whenever the stage starts a move at world time t: the stage
+        controller's motion-start trigger output."""
+        self._motion_listeners.append(listener)
+
+    def motion_started(self, t: float) -> None:
+        """The stage started a move at `t`."""
+        for listener in self._motion_listeners:
+            listener(t)
 
     def rng(self, instrument: str) -> np.random.Generator:
         """A generator of its own for each instrument, from the world's seed."""

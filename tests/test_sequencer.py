@@ -9,7 +9,9 @@ import yaml
 
 from nanomri.devices.sequencer import PulseSequencer
 from nanomri.interfaces.errors import Refused
+from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequence import Pulse, Sequence
+from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
@@ -314,3 +316,30 @@ def test_device_init_keeps_the_instruments_memory_and_restarts_its_events():
         assert sequencer.state() == tango.DevState.ON  # the world kept the loaded sequence
         sequencer.Run()
         assert states.wait_until(lambda v: v[-2:] == [tango.DevState.RUNNING, tango.DevState.ON])
+
+
+def test_armed_run_starts_on_the_stages_motion_start_after_its_delay():
+    clock = FakeClock()
+    world = SimWorld(MODEL, clock)
+    seq, stage = SimSequencer(world, SPEC), SimScanner(world)
+    loaded(clock, gated(), seq)
+    seq.set_start(StartTrigger.STAGE_MOTION, 2e-3)
+    seq.run()
+    assert seq.is_running() and seq.playback is None  # armed, waiting
+    assert "trigger" in refused("BUSY", seq.load, gated())
+    clock.now += 0.5
+    stage.move_to("x", 20e-6)
+    assert seq.playback.start == pytest.approx(clock.now + SPEC.start_latency + 2e-3)
+    stage.move_to("y", 20e-6)  # a later move does not restart it
+    assert seq.playback.start == pytest.approx(clock.now + SPEC.start_latency + 2e-3)
+
+
+def test_start_settings_are_refused_out_of_range_or_while_armed():
+    clock, seq = sim()
+    loaded(clock, gated(), seq)
+    refused("OUT_OF_RANGE", seq.set_start, StartTrigger.IMMEDIATE, -1.0)
+    seq.set_start(StartTrigger.STAGE_MOTION, 0.0)
+    seq.run()
+    refused("BUSY", seq.set_start, StartTrigger.IMMEDIATE, 0.0)
+    seq.stop()
+    assert not seq.is_running() and seq.start() == (StartTrigger.STAGE_MOTION, 0.0)

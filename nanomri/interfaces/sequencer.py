@@ -1,9 +1,22 @@
 """Driver interface of the pulse sequencer (AWG / pulse streamer) that times every experiment."""
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 from nanomri.sequence import Sequence
+
+
+class StartTrigger(IntEnum):
+    """IMMEDIATE: a run starts on Run. STAGE_MOTION: Run arms it, and it starts when the
+    scanner stage starts its next move (the stage controller's motion-start output wired to
+    the sequencer's trigger input), so gates line up with the motion to the sample clock."""
+
+    IMMEDIATE = 0
+    STAGE_MOTION = 1
+
+
+MAX_DELAY = 100.0  # s, longest hold between the start trigger and the first sample
 
 
 @dataclass(frozen=True)
@@ -60,4 +73,10 @@ class SequencerDriver(Protocol):
         """(repetitions completed, repetitions asked) of the current or last run; (0, 0) before."""
 
     def stop(self) -> None:
-        """End the run now: every channel low."""
+        """End the run now (or disarm it): every channel low."""
+
+    def set_start(self, trigger: StartTrigger, delay: float) -> None:
+        """What starts the next run, and how long after it the first sample plays (s)."""
+
+    def start(self) -> tuple[StartTrigger, float]:
+        """The start trigger and delay of the next run."""

@@ -89,7 +89,10 @@ class SimScanner:
     @_locked
     def move_to(self, axis: str, position: float) -> None:
         self._check_range(axis, position)
-        self.paths[axis] = self._move(axis, position, self.world.clock())
+        now = self.world.clock()
+        self.paths[axis] = self._move(axis, position, now)
+        if self.paths is self.world.paths:  # the stage's motion-start trigger output
+            self.world.motion_started(now)
 
     @_locked
     def position(self, axis: str) -> float:

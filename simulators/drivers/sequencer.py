@@ -7,7 +7,7 @@ and trigger edges); it holds the last run, cut where it was stopped, and None be
 import dataclasses
 
 from nanomri.interfaces.errors import Refused
-from nanomri.interfaces.sequencer import SequencerConstraints
+from nanomri.interfaces.sequencer import MAX_DELAY, SequencerConstraints, StartTrigger
 from nanomri.sequence import CHANNELS, Sequence, SequenceError, check
 from nanomri.specs.sequencer import SequencerSpec
 
@@ -31,6 +31,9 @@ class SimSequencer:
         self._sequence: Sequence | None = None
         self._ready = -float("inf")  # world time the upload of `_sequence` completes
         self._repetitions = 1
+        self._trigger, self._delay = StartTrigger.IMMEDIATE, 0.0
+        self._armed = False  # Run waits for the stage's next motion start
+        world.on_motion_start(self._motion_started)
 
     def upload_time(self, samples: int) -> float:
         """Seconds an upload of `samples` takes: fixed latency plus transfer."""
@@ -71,22 +74,52 @@ class SimSequencer:
         self._refuse_if_busy("start a run")
         if self._sequence is None:
             raise Refused("NO_SEQUENCE", "no sequence loaded; Load one before Run")
-        start = self.world.clock() + self.start_latency
+        if self._trigger == StartTrigger.STAGE_MOTION:
+            self._armed = True
+            return
+        self._play(self.world.clock())
+
+    def _play(self, t: float) -> None:
+        start = t + self.start_latency + self._delay
         self.playback = Playback(self._sequence, start, self._repetitions)
 
+    def _motion_started(self, t: float) -> None:
+        """The stage's motion-start output: an armed run starts on it."""
+        if self._armed:
+            self._armed = False
+            self._play(t)
+
     def is_running(self) -> bool:
+        if self._armed:
+            return True
         return self.playback is not None and self.world.clock() < self.playback.end
 
+    def set_start(self, trigger: StartTrigger, delay: float) -> None:
+        if self.is_running():
+            raise Refused("BUSY", "the start cannot change while a run plays or is armed")
+        if not 0.0 <= delay <= MAX_DELAY:
+            raise Refused("OUT_OF_RANGE", f"delay {delay:g} s outside [0, {MAX_DELAY:g}] s")
+        self._trigger, self._delay = StartTrigger(trigger), float(delay)
+
+    def start(self) -> tuple[StartTrigger, float]:
+        return self._trigger, self._delay
+
     def progress(self) -> tuple[int, int]:
+        if self._armed:
+            return 0, self._repetitions
         if self.playback is None:
             return 0, 0
         return self.playback.completed(self.world.clock()), self.playback.repetitions
 
     def stop(self) -> None:
+        self._armed = False
         if self.is_running():
             self.playback = dataclasses.replace(self.playback, stopped=self.world.clock())
 
     def _refuse_if_busy(self, what: str) -> None:
+        if self._armed:
+            raise Refused("BUSY", f"cannot {what} while a run waits for its start trigger; "
+                                  "Stop it first")
         if self.is_running():
             done, asked = self.progress()
             raise Refused("BUSY", f"cannot {what} while running ({done} of {asked} "
