@@ -9,7 +9,7 @@ from nanomri.interfaces.photon_counter import CountingMode
 from .base import InstrumentDevice
 from .validation import fail, require_finite
 
-MAX_GATES = 4096  # declared length of gate_counts; the driver's own limit may be lower
+MAX_GATES = 1_000_000  # declared length of gate_counts: a GATES scan's pixels, at most
 
 
 class PhotonCounter(InstrumentDevice):
@@ -80,9 +80,19 @@ class PhotonCounter(InstrumentDevice):
     def gate_counts(self) -> np.ndarray:
         return self.driver.gate_counts()
 
-    @attribute(dtype=int, doc="gate windows per repetition of the sequence being counted")
+    @attribute(dtype=int, doc="values in gate_counts: gates per repetition (SEQUENCE) or gate "
+                              "windows counted so far (GATES)")
     def gate_count(self) -> int:
         return len(self.driver.gate_counts())
+
+    @command(dtype_in=int, doc_in="index of the first gate wanted", dtype_out=(int,),
+             doc_out="gate_counts from that index on: a reader takes only what is new")
+    def ReadGateCounts(self, first: int) -> np.ndarray:
+        counts = self.driver.gate_counts()
+        if not 0 <= first <= len(counts):
+            fail("OUT_OF_RANGE", f"first gate index {first} outside [0, {len(counts)}] (the "
+                                 "gates counted so far)")
+        return counts[first:]
 
     @attribute(dtype=int, doc="repetitions of the sequence whose gates are in gate_counts")
     def repetitions_counted(self) -> int:
@@ -103,8 +113,8 @@ class PhotonCounter(InstrumentDevice):
     @command(doc_in="TIMED: open one gate of dwell; SEQUENCE: arm for the next sequencer run")
     def Start(self) -> None:
         self._refuse_while_counting("the gate (already counting)")
-        if self._mode == CountingMode.SEQUENCE:
-            self.driver.arm()
+        if self._mode != CountingMode.TIMED:
+            self.driver.arm(self._mode)
             return
         self.driver.start(self._dwell)
         self._gate = self._dwell
@@ -131,7 +141,7 @@ class PhotonCounter(InstrumentDevice):
             limit = self._driver.constraints.max_count_rate
             return f"detector saturated: {self._rate():.3g} counts/s > {limit:.3g} counts/s"
         if state == DevState.RUNNING:
-            if self._mode == CountingMode.SEQUENCE:
+            if self._mode != CountingMode.TIMED:
                 return "armed: counting in the sequencer's gate windows"
             return f"counting for {self._gate:g} s"
         return self.get_status() if state == DevState.FAULT else "idle"

@@ -5,6 +5,7 @@ import pytest
 
 from nanomri.confocal import detected_rate
 from nanomri.interfaces.laser import LaserMode
+from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
@@ -81,3 +82,22 @@ def test_a_run_started_before_arming_is_not_counted():
     clock.now += 1.0
     assert counter.gate_counts().size == 0 and counter.repetitions_counted() == 0
     assert counter.is_counting()  # still waiting for a run of its own
+
+
+def test_gates_mode_gives_one_value_per_window_following_the_focus_along_its_path():
+    clock, world, counter, sequencer = setup()
+    world.laser.record(clock.now, 1e-3, gated=False)  # the beam on, continuous
+    stage = SimScanner(world)
+    stage.move_to("x", NV[0] - 1e-6)
+    clock.now += 1.0
+    counter.arm(CountingMode.GATES)
+    period = Sequence((Pulse("gate", 0.0, 1e-3),), 1e-3)  # a 1 ms pixel, gated all along
+    sequencer.playback = Playback(period, start=clock.now, repetitions=200)
+    stage.set_velocity("x", 1e-5)  # 2 µm in 0.2 s: across the NV at 10 nm per pixel
+    stage.move_to("x", NV[0] + 1e-6)
+    clock.now += 0.5
+    counts = counter.gate_counts()
+    assert counts.shape == (200,) and counter.repetitions_counted() == 200
+    peak = int(np.argmax(np.convolve(counts, np.ones(9) / 9, mode="same")))
+    x_at_peak = stage.paths["x"].position(np.array([clock.now - 0.5 + (peak + 0.5) * 1e-3]))[0]
+    assert abs(x_at_peak - NV[0]) < 50e-9  # the counter saw the path the stage travelled

@@ -9,10 +9,12 @@ import numpy as np
 
 class CountingMode(IntEnum):
     """TIMED: one gate of `dwell` per start. SEQUENCE: count in every window of the sequencer's
-    gate channel, summed per gate of the repetition."""
+    gate channel, summed per gate of the repetition. GATES: one value per gate window, in time
+    order (a hardware-gated scan: a pixel per gate)."""
 
     TIMED = 0
     SEQUENCE = 1
+    GATES = 2
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,9 @@ class PhotonCounterDriver(Protocol):
     def start(self, dwell: float) -> None:
         """Open a gate of `dwell` seconds now and return at once."""
 
-    def arm(self) -> None:
-        """Count from now on in the sequencer's gate windows, until `stop` or the run ends."""
+    def arm(self, mode: CountingMode = CountingMode.SEQUENCE) -> None:
+        """Count from now on in the sequencer's gate windows, until `stop` or the run ends:
+        summed per gate of the repetition (SEQUENCE) or one value per window (GATES)."""
 
     def is_counting(self) -> bool:
         """True until the gate has closed and its counts are read out, or while armed."""
@@ -45,7 +48,8 @@ class PhotonCounterDriver(Protocol):
         """Counts of the last completed timed gate."""
 
     def gate_counts(self) -> np.ndarray:
-        """Counts per gate of the repetition, summed over the repetitions counted since `arm`."""
+        """SEQUENCE: counts per gate of the repetition, summed over the repetitions counted
+        since `arm`. GATES: the counts of every gate window since `arm`, in time order."""
 
     def repetitions_counted(self) -> int:
         """Repetitions of the sequence whose gates are in `gate_counts`."""

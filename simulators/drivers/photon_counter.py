@@ -3,12 +3,13 @@
 import numpy as np
 
 from nanomri.confocal import detected_rate
-from nanomri.interfaces.photon_counter import PhotonCounterConstraints
+from nanomri.interfaces.photon_counter import CountingMode, PhotonCounterConstraints
 from nanomri.specs.photon_counter import PhotonCounterSpec
 
 from ..world import SimWorld, open_section
 
 SAMPLES_PER_GATE = 64  # points along a gate at which the path and the laser are sampled
+SAMPLES_PER_WINDOW = 16  # per gate window of a hardware-gated scan (short, many windows)
 SAMPLED_REPETITIONS = 16  # repetitions sampled per batch of sequencer gates, evenly spread
 
 
@@ -27,6 +28,7 @@ class SimPhotonCounter:
         self._ready = 0.0
         self._counts = 0
         self._armed: tuple[float, float] | None = None  # (armed at, disarmed at)
+        self._per_window = False
         self._sums = np.zeros(0, dtype=np.int64)
         self._counting = None  # the playback whose gates are being counted
         self._done = 0  # its repetitions counted so far
@@ -40,8 +42,9 @@ class SimPhotonCounter:
         self._gate = (now, now + dwell)
         self._ready = now + dwell + self.readout_time
 
-    def arm(self) -> None:
+    def arm(self, mode: CountingMode = CountingMode.SEQUENCE) -> None:
         self._armed = (self.world.clock(), np.inf)
+        self._per_window = mode == CountingMode.GATES
         self._sums = np.zeros(0, dtype=np.int64)
         self._counting, self._done, self._total = None, 0, 0
 
@@ -71,6 +74,8 @@ class SimPhotonCounter:
         playback = self._playback()
         if self._armed is None or playback is None or playback.start < self._armed[0]:
             return self._sums.copy()
+        if self._per_window:
+            return self._window_counts(playback)
         gates = playback.sequence.windows("gate")
         if playback is not self._counting:  # a new run: its gates replace the old binning
             self._counting, self._done = playback, 0
@@ -83,6 +88,28 @@ class SimPhotonCounter:
         self._total += len(new)
         self._done = done
         return self._sums.copy()
+
+    def _window_counts(self, playback) -> np.ndarray:
+        """One value per gate window of `playback` completed so far, drawn once each."""
+        if playback is not self._counting:
+            self._counting, self._sums, self._total = playback, np.zeros(0, np.int64), 0
+        until = min(self.world.clock(), self._armed[1])
+        windows = playback.windows("gate", until)
+        new = windows[len(self._sums):]
+        if len(new):
+            counts = self._rng.poisson(self._window_means(new))
+            self._sums = np.concatenate([self._sums, counts])
+        self._total = playback.completed(until)
+        return self._sums.copy()
+
+    def _window_means(self, windows: np.ndarray) -> np.ndarray:
+        """Mean counts of each (open, close) window along the real path and laser."""
+        fractions = (np.arange(SAMPLES_PER_WINDOW) + 0.5) / SAMPLES_PER_WINDOW
+        widths = windows[:, 1] - windows[:, 0]
+        times = (windows[:, :1] + widths[:, None] * fractions).ravel()
+        w = self.world
+        rate = detected_rate(w.focus(times), w.nv_centres, w.laser_power(times), w.model.optics)
+        return rate.reshape(len(windows), -1).mean(axis=1) * widths
 
     def repetitions_counted(self) -> int:
         self.gate_counts()  # bring the count up to now
