@@ -1,8 +1,18 @@
-"""Sardana counter/timer controller of the nanomri PhotonCounter device (one channel)."""
+"""Sardana counter/timer controller of the nanomri PhotonCounter device (one channel).
+
+Software synchronisation: one timed gate of the integration time per point. Hardware gate:
+the counter counts in every gate window the sequencer plays (a TriggerGate element, e.g.
+SequencerTGCtrl) and returns one value per gate, as they come.
+"""
 
 import tango
 from sardana import State
+from sardana.pool import AcqSynch
 from sardana.pool.controller import CounterTimerController, Description, Type
+
+from nanomri.interfaces.photon_counter import CountingMode
+
+HARDWARE = (AcqSynch.HardwareGate, AcqSynch.HardwareTrigger)
 
 
 class PhotonCounterCtrl(CounterTimerController):
@@ -18,14 +28,32 @@ class PhotonCounterCtrl(CounterTimerController):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
         self._proxy.set_source(tango.DevSource.DEV)  # never the 100 ms poll cache
+        self._synchronization = AcqSynch.SoftwareTrigger
+        self._read = 0  # gate values already handed to Sardana in this acquisition
 
     def AddDevice(self, axis):
         if axis != 1:
             raise ValueError(f"the photon counter has one channel (axis 1), got {axis}")
 
+    def SetCtrlPar(self, par, value):
+        if par == "synchronization":
+            self._synchronization = value
+        else:
+            super().SetCtrlPar(par, value)
+
+    def GetCtrlPar(self, par):
+        if par == "synchronization":
+            return self._synchronization
+        return super().GetCtrlPar(par)
+
     def LoadOne(self, axis, value, repetitions, latency):
+        self._read = 0
+        if self._synchronization in HARDWARE:
+            self._proxy.counting_mode = CountingMode.GATES  # gate length is the sequencer's
+            return
         if repetitions != 1:
-            raise ValueError("hardware-repeated gates are not supported yet; use software sync")
+            raise ValueError("repeated software gates are not supported; use a hardware gate")
+        self._proxy.counting_mode = CountingMode.TIMED
         self._proxy.write_attribute("dwell", value)
 
     def StartAll(self):
@@ -36,7 +64,11 @@ class PhotonCounterCtrl(CounterTimerController):
         return getattr(State, str(devstate).capitalize()), self._proxy.status()
 
     def ReadOne(self, axis):
-        return self._proxy.read_attribute("counts").value
+        if self._synchronization not in HARDWARE:
+            return self._proxy.read_attribute("counts").value
+        new = self._proxy.ReadGateCounts(self._read)
+        self._read += len(new)
+        return [int(v) for v in new]
 
     def AbortOne(self, axis):
         self._proxy.Stop()

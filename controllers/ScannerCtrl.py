@@ -55,15 +55,30 @@ class ScannerCtrl(MotorController):
         self._proxy.Stop()
 
     def GetAxisPar(self, axis, name):
-        name = name.lower()
+        name, attr = name.lower(), AXES[axis]
         if name == "velocity":
-            return self._proxy.read_attribute(f"velocity_{AXES[axis]}").value
+            return self._proxy.read_attribute(f"velocity_{attr}").value
+        if name in ("acceleration", "deceleration"):  # Sardana's: seconds to reach velocity
+            velocity, acceleration = (a.value for a in self._proxy.read_attributes(
+                [f"velocity_{attr}", f"acceleration_{attr}"]))
+            return velocity / acceleration
+        if name == "base_rate":
+            return 0.0
         if name == "step_per_unit":
             return 1.0
         return super().GetAxisPar(axis, name)
 
     def SetAxisPar(self, axis, name, value):
-        if name.lower() == "velocity":
-            self._proxy.write_attribute(f"velocity_{AXES[axis]}", value)
-        elif name.lower() != "step_per_unit" or value != 1.0:
+        name, attr = name.lower(), AXES[axis]
+        if name == "velocity":
+            self._proxy.write_attribute(f"velocity_{attr}", value)
+        elif name in ("acceleration", "deceleration"):
+            if value <= 0:
+                raise ValueError(f"{name} time must be positive, got {value} s")
+            velocity = self._proxy.read_attribute(f"velocity_{attr}").value
+            self._proxy.write_attribute(f"acceleration_{attr}", velocity / value)
+        elif name == "base_rate":
+            if value != 0:
+                raise ValueError("the scanner starts every move from rest (base_rate 0)")
+        elif name != "step_per_unit" or value != 1.0:
             super().SetAxisPar(axis, name, value)

@@ -56,6 +56,28 @@ def _velocity(axis: str) -> attribute:
     )
 
 
+def _acceleration(axis: str) -> attribute:
+    def read(self: "Scanner") -> float:
+        return self.driver.acceleration(axis)
+
+    def write(self: "Scanner", value: float) -> None:
+        with refusals():
+            self.driver.set_acceleration(axis, require_finite(f"acceleration_{axis}", value))
+
+    return attribute(
+        name=f"acceleration_{axis}",
+        dtype=float,
+        access=AttrWriteType.READ_WRITE,
+        unit="m/s²",
+        format="%.3e",
+        doc=f"acceleration and deceleration of the {axis} axis's moves",
+        fget=read,
+        fset=write,
+        memorized=True,
+        hw_memorized=True,
+    )
+
+
 def _drift_estimate(axis: str) -> attribute:
     def read(self: "Scanner") -> float:
         return self.driver.drift_estimate(axis)
@@ -104,6 +126,9 @@ class Scanner(InstrumentDevice):
     velocity_x = _velocity("x")
     velocity_y = _velocity("y")
     velocity_z = _velocity("z")
+    acceleration_x = _acceleration("x")
+    acceleration_y = _acceleration("y")
+    acceleration_z = _acceleration("z")
     drift_estimate_x = _drift_estimate("x")
     drift_estimate_y = _drift_estimate("y")
     drift_estimate_z = _drift_estimate("z")
@@ -116,6 +141,7 @@ class Scanner(InstrumentDevice):
         for axis in AXES:
             self.set_write_limits(axis, c.position_min[axis], c.position_max[axis])
             self.set_write_limits(f"velocity_{axis}", 0.0, c.max_velocity[axis])
+            self.set_write_limits(f"acceleration_{axis}", 0.0, c.max_acceleration[axis])
             limit = c.max_velocity[axis]
             self.set_write_limits(f"drift_estimate_{axis}", -limit, limit)
 

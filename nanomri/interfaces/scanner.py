@@ -52,6 +52,12 @@ class ScannerDriver(Protocol):
     def set_velocity(self, axis: str, velocity: float) -> None:
         """Set the cruise velocity of `axis` (m/s) for the next moves."""
 
+    def acceleration(self, axis: str) -> float:
+        """The acceleration (and deceleration) of `axis`'s moves (m/s²)."""
+
+    def set_acceleration(self, axis: str, acceleration: float) -> None:
+        """Set the acceleration of `axis` (m/s²) for the next moves, up to its maximum."""
+
     def stop(self) -> None:
         """Decelerate every axis to rest where it is now (a feedback loop stays on)."""
 

@@ -53,6 +53,7 @@ class SimScanner:
             start = spec.initial_position.as_dict()
             self.paths = {axis: Trajectory.rest(start[axis], now) for axis in AXES}
         self._velocity = dict(self.constraints.max_velocity)
+        self._acceleration = dict(self.constraints.max_acceleration)
         self._drift = dict.fromkeys(AXES, 0.0)
         self._drift_offset = dict.fromkeys(AXES, 0.0)
         self._drift_since = now
@@ -83,7 +84,7 @@ class SimScanner:
         c = self.constraints
         start = float(self.paths[axis].position(t0)) if start is None else start
         return Trajectory.move(start, position, t0, velocity or self._velocity[axis],
-                               c.max_acceleration[axis],
+                               self._acceleration[axis],
                                c.settle_time if settle is None else settle)
 
     @_locked
@@ -121,6 +122,19 @@ class SimScanner:
             raise Refused("OUT_OF_RANGE", f"velocity of {axis} = {velocity:g} m/s is outside "
                                           f"(0, {limit:g}] m/s")
         self._velocity[axis] = velocity
+
+    def acceleration(self, axis: str) -> float:
+        _check_axis(axis)
+        return self._acceleration[axis]
+
+    @_locked
+    def set_acceleration(self, axis: str, acceleration: float) -> None:
+        _check_axis(axis)
+        limit = self.constraints.max_acceleration[axis]
+        if not 0 < acceleration <= limit:
+            raise Refused("OUT_OF_RANGE", f"acceleration of {axis} = {acceleration:g} m/s² is "
+                                          f"outside (0, {limit:g}] m/s²")
+        self._acceleration[axis] = acceleration
 
     def _stop_axes(self, axes: tuple[str, ...], now: float) -> None:
         c = self.constraints

@@ -1,0 +1,50 @@
+"""Hardware-synchronised continuous scans on the whole stack: the sequencer gates the counter
+while the stage moves at constant velocity (stock `ascanct`, measurement group mg_counts_hw)."""
+
+import glob
+
+import h5py
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit
+
+from nanomri.world import load_world
+
+from .conftest import StackRun
+from .tango_context import CONFOCAL
+
+NV = load_world(CONFOCAL).sample.nv_centres[0]
+PIXEL = 20e-9
+
+
+def gaussian(x, amplitude, x0, sigma, background):
+    return amplitude * np.exp(-((x - x0) ** 2) / (2 * sigma**2)) + background
+
+
+def last_scan(stack: StackRun) -> tuple[np.ndarray, np.ndarray]:
+    path = sorted(glob.glob(str(stack.results / "scans" / "scan_*.h5")))[-1]
+    with h5py.File(path, "r") as h5:
+        return h5["entry/measurement/x"][()], h5["entry/measurement/counts"][()]
+
+
+@pytest.fixture(scope="module")
+def on_the_nv(stack: StackRun):
+    stack.run_ok("laser_on 1e-3")
+    stack.run_ok(f"mv y {NV[1]} z {NV[2]}")
+    stack.run_ok("senv ActiveMntGrp mg_counts_hw")
+    yield stack
+    stack.run_ok("senv ActiveMntGrp mg_counts")
+    stack.run_ok("laser_off")
+
+
+@pytest.mark.parametrize("start, end", [(NV[0] - 0.5e-6, NV[0] + 0.5e-6),
+                                        (NV[0] + 0.5e-6, NV[0] - 0.5e-6)])
+def test_ascanct_peaks_at_the_nv_within_a_pixel_in_both_directions(on_the_nv, start, end):
+    n = round(abs(end - start) / PIXEL)
+    on_the_nv.run_ok(f"ascanct x {start} {end} {n} 0.002 0")
+    x, counts = last_scan(on_the_nv)
+    assert counts.shape == (n + 1,) and not np.isnan(counts).any()  # a value for every gate
+    guess = [counts.max() - counts.min(), x[np.argmax(counts)], 130e-9, counts.min()]
+    (amplitude, x0, sigma, _), _ = curve_fit(gaussian, x, counts, p0=guess)
+    assert abs(x0 - NV[0]) < PIXEL
+    assert sigma == pytest.approx(300e-9 / 2.3548, rel=0.25)  # the PSF, not motion blur
