@@ -1,4 +1,5 @@
-"""`nanomri`: up, down, status, run and demo on the embedded stack (or an existing Tango host)."""
+"""`nanomri`: up, down, status, run, spock and demo on the embedded stack (or an existing Tango
+host)."""
 
 import argparse
 import os
@@ -75,6 +76,14 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     return 1
 
 
+def cmd_spock(args: argparse.Namespace, paths: Paths) -> int:
+    door = _tango_env(paths)
+    from .spock import spock
+
+    spock(paths, door)  # replaces this process
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     from .demo import demo
 
@@ -96,6 +105,8 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="run a macro line on the Door, e.g. \"raster x ...\"")
     sp.add_argument("line", help="the macro line, quoted")
     sp.set_defaults(func=cmd_run)
+    sub.add_parser("spock", help="Sardana's spock command line on the Door (profile nanomri)"
+                   ).set_defaults(func=cmd_spock)
     sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
     sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)
     sp.set_defaults(func=cmd_demo)
