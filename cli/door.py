@@ -43,6 +43,7 @@ class DoorClient:
         self.echo = echo or _print_stream
         self._run = MacroRun()
         self._started = False
+        self._endings: dict[str, str] = {}  # macro id -> how it ended, as the Door reported
         self._events = [
             self.proxy.subscribe_event(name, tango.EventType.CHANGE_EVENT, self._on_stream)
             for name in STREAMS
@@ -69,6 +70,8 @@ class DoorClient:
         if event.err or not self._started or not event.attr_value.value[1]:
             return
         for item in json.loads(event.attr_value.value[1]):
+            if item.get("state") in ENDINGS:  # a quick macro may end before RunMacro returns
+                self._endings[item.get("id")] = item["state"]
             if item.get("id") != self._run.macro_id:
                 continue
             if item.get("state") == "step" and int(item["step"]) != self._run.percent:
@@ -107,6 +110,8 @@ class DoorClient:
             self._run.ending = "abort"
         time.sleep(poll)  # the last Output/Error events trail the state change
         self._started = False
+        if self._run.ending is None:
+            self._run.ending = self._endings.get(self._run.macro_id)
         return self._run
 
 

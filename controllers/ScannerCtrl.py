@@ -68,15 +68,21 @@ class ScannerCtrl(MotorController):
             return 1.0
         return super().GetAxisPar(axis, name)
 
+    def _write_changed(self, name: str, value: float) -> None:
+        """Write a device setting only if it changes: continuous scans set the same motion
+        parameters before every line, and each write costs a database round trip."""
+        if self._proxy.read_attribute(name).value != value:
+            self._proxy.write_attribute(name, value)
+
     def SetAxisPar(self, axis, name, value):
         name, attr = name.lower(), AXES[axis]
         if name == "velocity":
-            self._proxy.write_attribute(f"velocity_{attr}", value)
+            self._write_changed(f"velocity_{attr}", value)
         elif name in ("acceleration", "deceleration"):
             if value <= 0:
                 raise ValueError(f"{name} time must be positive, got {value} s")
             velocity = self._proxy.read_attribute(f"velocity_{attr}").value
-            self._proxy.write_attribute(f"acceleration_{attr}", velocity / value)
+            self._write_changed(f"acceleration_{attr}", velocity / value)
         elif name == "base_rate":
             if value != 0:
                 raise ValueError("the scanner starts every move from rest (base_rate 0)")

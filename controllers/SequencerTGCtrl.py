@@ -13,6 +13,7 @@ from sardana import State
 from sardana.pool.controller import DefaultValue, Description, TriggerGateController, Type
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 
+from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequence import Pulse, Sequence
 
 UPLOAD_TIMEOUT = 10.0  # s to wait for an upload before a run is refused
@@ -62,10 +63,15 @@ class SequencerTGCtrl(TriggerGateController):
         step = self._proxy.granularity_time
         sequence, repeats, delay = gate_sequence(synchronization[0], step)
         self._proxy.Stop()
-        self._proxy.Load(sequence.to_json())
-        self._proxy.repetitions = repeats
-        self._proxy.start_trigger = self.start_trigger
-        self._proxy.delay = delay
+        text = sequence.to_json()
+        if self._proxy.sequence != text:  # every line of a raster plays the same gates
+            self._proxy.Load(text)
+        settings = {"repetitions": repeats, "delay": delay,
+                    "start_trigger": StartTrigger[self.start_trigger]}
+        now = self._proxy.read_attributes(list(settings))
+        for (name, value), current in zip(settings.items(), now, strict=True):
+            if current.value != value:  # a write is a database round trip: skip the same
+                self._proxy.write_attribute(name, value)
 
     def StateOne(self, axis):
         state = self._proxy.state()

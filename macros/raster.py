@@ -1,11 +1,19 @@
-"""The `raster` macro: a 2-D image, fast axis nested in slow axis, on Sardana's step scan."""
+"""The `raster` macro: a 2-D image, fast axis nested in slow axis.
+
+Step mode runs on Sardana's step scan (a move and a count per pixel). `--continuous` and
+`--bidirectional` run on its continuous scan (as stock `meshct`): the fast axis sweeps each
+line at constant velocity and the counter takes one value per gate of the pulse sequencer,
+which the stage's motion start triggers; each gate is centred on its pixel, in both directions.
+"""
 
 import numpy as np
 from sardana.macroserver.macro import Hookable, Macro, Type
-from sardana.macroserver.scan import SScan
+from sardana.macroserver.macros import scan as stock
+from sardana.macroserver.scan import CTScan, SScan
 from sardana.macroserver.scan.gscan import MoveableDesc
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
+MODES = ("step", "--continuous", "--bidirectional")
 
 
 def raster_axes(start: float, end: float, n: int, name: str) -> np.ndarray:
@@ -38,14 +46,22 @@ class raster(Macro, Hookable):
         ["slow_end", Type.Float, None, "last line"],
         ["slow_n", Type.Integer, None, "number of lines"],
         ["dwell", Type.Float, None, "counting time per pixel (s)"],
+        ["mode", Type.String, "step", "step (default), --continuous (hardware-gated sweeps, "
+                                      "env ContinuousMntGrp) or --bidirectional (both ways)"],
     ]
 
     def prepare(self, fast, fast_start, fast_end, fast_n, slow, slow_start, slow_end, slow_n,
-                dwell, **opts):
+                dwell, mode, **opts):
+        self.fast_name, self.slow_name = fast.getName(), slow.getName()
         if fast.getName() == slow.getName():
             raise ValueError(f"fast and slow motor must differ, both are {fast.getName()}")
         if not np.isfinite(dwell) or dwell < 0:
             raise ValueError(f"dwell must be a finite time >= 0 s, got {dwell}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.continuous = mode != "step"
+        if self.continuous and dwell <= 0:
+            raise ValueError(f"a continuous raster needs a dwell > 0 s, got {dwell}")
         self.fast_positions = raster_axes(fast_start, fast_end, fast_n, "fast axis")
         self.slow_positions = raster_axes(slow_start, slow_end, slow_n, "slow axis")
         self.dwell = dwell
@@ -62,9 +78,46 @@ class raster(Macro, Hookable):
             "fast_positions": self.fast_positions.tolist(),
             "slow_positions": self.slow_positions.tolist(),
             "dwell": dwell,
+            "bidirectional": mode == "--bidirectional",
         }
-        self._gScan = SScan(self, self._generator, moveables, env)
+        if self.continuous:
+            self._sweeps(mode == "--bidirectional")
+            self._gScan = CTScan(self, self._ct_generator, moveables, env, [], [])
+        else:
+            self._gScan = SScan(self, self._generator, moveables, env)
         self.setData(self._gScan.data)
+
+    def _sweeps(self, bidirectional: bool) -> None:
+        """The line sweeps of a continuous raster, as stock meshct's generator reads them.
+
+        Each line sweeps half a pixel beyond its first and last pixel, so that gate i (one
+        pixel long) is centred on pixel i whichever way the line goes; no last point.
+        """
+        step = self.fast_positions[1] - self.fast_positions[0]
+        ends = (self.fast_positions[0] - step / 2, self.fast_positions[-1] + step / 2)
+        self.motors = [self.getMoveable(self.fast_name), self.getMoveable(self.slow_name)]
+        n = len(self.fast_positions)
+        self.nr_intervs = np.array([n, len(self.slow_positions) - 1], dtype="i")
+        self.nr_interv, self.nb_points, self.do_last_point = n, n, False
+        self.integ_time, self.latency_time = self.dwell, 0.0
+        self.starts_points, self.waypoints = [], []
+        for row, slow in enumerate(self.slow_positions):
+            first, last = ends[::-1] if bidirectional and row % 2 else ends
+            self.starts_points.append(np.array([first, slow]))
+            self.waypoints.append(np.array([last, slow]))
+        self.starts, self.finals = self.starts_points[0], self.waypoints[-1]
+
+    _ct_generator = stock.meshct._generator
+
+    def getEnv(self, key=None, macro_name=None, door_name=None):
+        """A continuous raster counts with the hardware-gated group (env ContinuousMntGrp) and
+        does not move back after each sweep's overshoot."""
+        if getattr(self, "continuous", False):
+            if key == "ActiveMntGrp":
+                return super().getEnv("ContinuousMntGrp", macro_name, door_name)
+            if key == "ScanOvershootCorrection":  # the next line's approach takes it up
+                return False
+        return super().getEnv(key, macro_name, door_name)
 
     def _generator(self):
         step = {
@@ -84,6 +137,14 @@ class raster(Macro, Hookable):
                 step["point_id"] = point
                 point += 1
                 yield step
+
+    def getTimeEstimation(self) -> float:
+        """At least the time spent counting."""
+        return self.nb_points * self.dwell
+
+    def getIntervalEstimation(self) -> int:
+        """Points of a step raster, line sweeps of a continuous one."""
+        return len(self.slow_positions) if self.continuous else self.nb_points
 
     def run(self, *args):
         yield from self._gScan.step_scan()

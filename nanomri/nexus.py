@@ -37,13 +37,21 @@ class Column:
 
 @dataclass(frozen=True)
 class Raster:
-    """The image geometry of a raster: slow-major points, nominal axis positions."""
+    """The image geometry of a raster: slow-major points, nominal axis positions; a
+    bidirectional raster takes its odd lines from the last pixel to the first."""
 
     fast: str
     slow: str
     fast_positions: np.ndarray
     slow_positions: np.ndarray
     units: str = "m"
+    bidirectional: bool = False
+
+    def pixel(self, index: int) -> tuple[int, int]:
+        """(row, column) of the image that scan point `index` belongs to."""
+        row, k = divmod(index, len(self.fast_positions))
+        reverse = self.bidirectional and row % 2
+        return row, len(self.fast_positions) - 1 - k if reverse else k
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -232,11 +240,11 @@ class ScanFile:
         if self.image is None:
             self.h5.flush()
             return
-        row, column = divmod(index, self.image.shape[1])
+        row, column = self.raster.pixel(index)
         value = values.get(self.signal.key)
         if value is not None:
             self.image[row, column] = float(value)
-        if column == self.image.shape[1] - 1:
+        if (index + 1) % self.image.shape[1] == 0:  # the line's last point in time
             self.h5.flush()
 
     def close(self, status: str = "Normal", end_time: datetime | None = None) -> None:

@@ -61,7 +61,8 @@ def raster(geometry: dict) -> Raster:
     """The image geometry the `raster` macro puts in the scan environ as `nanomri_raster`."""
     return Raster(geometry["fast_motor"], geometry["slow_motor"],
                   np.asarray(geometry["fast_positions"], dtype=float),
-                  np.asarray(geometry["slow_positions"], dtype=float))
+                  np.asarray(geometry["slow_positions"], dtype=float),
+                  bidirectional=bool(geometry.get("bidirectional", False)))
 
 
 class NanomriNXRecorder(BaseFileRecorder):

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit
 
+from nanomri.analysis.spots import find_spots, match_spots
+from nanomri.nexus import read_image
 from nanomri.world import load_world
 
 from .conftest import StackRun
@@ -27,7 +29,7 @@ def last_scan(stack: StackRun) -> tuple[np.ndarray, np.ndarray]:
         return h5["entry/measurement/x"][()], h5["entry/measurement/counts"][()]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def on_the_nv(stack: StackRun):
     stack.run_ok("laser_on 1e-3")
     stack.run_ok(f"mv y {NV[1]} z {NV[2]}")
@@ -48,3 +50,38 @@ def test_ascanct_peaks_at_the_nv_within_a_pixel_in_both_directions(on_the_nv, st
     (amplitude, x0, sigma, _), _ = curve_fit(gaussian, x, counts, p0=guess)
     assert abs(x0 - NV[0]) < PIXEL
     assert sigma == pytest.approx(300e-9 / 2.3548, rel=0.25)  # the PSF, not motion blur
+
+
+# 100 nm pixels over three NV centres: fine enough that step and continuous see the same PSF
+FIELD = {"x": (10.4e-6, 12.9e-6, 26), "y": (10.5e-6, 13.5e-6, 31)}
+RASTER = "raster " + " ".join(f"{axis} {a} {b} {n}" for axis, (a, b, n) in FIELD.items()) + " 0.003"
+WORLD_NVS = np.array([nv[:2] for nv in load_world(CONFOCAL).sample.nv_centres
+                      if all(FIELD[axis][0] <= nv[i] <= FIELD[axis][1]
+                             for i, axis in enumerate(FIELD))])
+
+
+@pytest.fixture(scope="module")
+def raster_images(stack: StackRun) -> dict[str, np.ndarray]:
+    stack.run_ok("laser_on 1e-3")
+    images = {}
+    for mode in ("", " --continuous", " --bidirectional"):
+        stack.run_ok(RASTER + mode)
+        path = sorted(glob.glob(str(stack.results / "scans" / "scan_*.h5")))[-1]
+        images[mode.strip() or "step"] = read_image(path)
+    stack.run_ok("laser_off")
+    return images
+
+
+@pytest.mark.parametrize("mode", ["step", "--continuous", "--bidirectional"])
+def test_raster_finds_every_nv_within_a_pixel_in_every_mode(raster_images, mode):
+    image, x, y = raster_images[mode]
+    assert not np.isnan(image).any()
+    assert len(WORLD_NVS) == 3
+    pairs = match_spots(find_spots(image, x, y), WORLD_NVS, max_distance=100e-9)
+    assert all(spot is not None for _, spot, _ in pairs), pairs
+
+
+@pytest.mark.parametrize("mode", ["--continuous", "--bidirectional"])
+def test_continuous_image_agrees_with_the_step_image(raster_images, mode):
+    step, continuous = raster_images["step"][0], raster_images[mode][0]
+    assert np.corrcoef(step.ravel(), continuous.ravel())[0, 1] >= 0.9

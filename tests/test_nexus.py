@@ -217,3 +217,10 @@ def test_nexusformat_finds_the_image_and_its_axes(tmp_path):
     plot = nxload(str(path)).plottable_data
     assert plot.nxpath == "/entry/data" and plot.nxsignal.shape == (3, 4)
     assert [axis.nxname for axis in plot.nxaxes] == ["y", "x"]
+
+
+def test_bidirectional_raster_puts_odd_lines_back_in_pixel_order():
+    r = Raster("x", "y", np.arange(4.0), np.arange(3.0), bidirectional=True)
+    assert [r.pixel(i) for i in range(4, 8)] == [(1, 3), (1, 2), (1, 1), (1, 0)]
+    assert r.pixel(9) == (2, 1) and Raster("x", "y", np.arange(4.0), np.arange(3.0)).pixel(7) \
+        == (1, 3)

@@ -101,3 +101,16 @@ def test_gates_mode_gives_one_value_per_window_following_the_focus_along_its_pat
     peak = int(np.argmax(np.convolve(counts, np.ones(9) / 9, mode="same")))
     x_at_peak = stage.paths["x"].position(np.array([clock.now - 0.5 + (peak + 0.5) * 1e-3]))[0]
     assert abs(x_at_peak - NV[0]) < 50e-9  # the counter saw the path the stage travelled
+
+
+def test_a_timed_gate_after_a_sequence_run_counts_for_its_own_dwell():
+    clock, world, counter, sequencer = setup()
+    counter.arm(CountingMode.GATES)
+    sequencer.playback = Playback(SEQUENCE, start=clock.now, repetitions=10)
+    clock.now += 1.0
+    assert not counter.is_counting()
+    world.laser.record(clock.now, 1e-3, gated=False)  # the beam on, continuous
+    counter.start(0.01)
+    assert counter.is_counting()  # the finished run does not end the new gate early
+    clock.now += 0.01 + counter.readout_time + 1e-9
+    assert not counter.is_counting() and counter.counts() > 100  # on the NV, 1 mW

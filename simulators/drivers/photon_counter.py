@@ -39,6 +39,7 @@ class SimPhotonCounter:
         if not c.min_dwell <= dwell <= c.max_dwell:
             raise ValueError(f"dwell {dwell:g} s is outside [{c.min_dwell:g}, {c.max_dwell:g}] s")
         now = self.world.clock()
+        self._armed = None  # a timed gate ends any sequence counting
         self._gate = (now, now + dwell)
         self._ready = now + dwell + self.readout_time
 

@@ -1,0 +1,77 @@
+"""What a point costs in stock `mesh`, step `raster` and continuous `raster`, in one run.
+
+Brings up its own stack (state and results in a temporary folder), images the same field of the
+confocal world with the same motors, counter and recorder, and prints: stock `mesh` and step
+`raster` ms per point (on a smaller image, the per-point cost does not depend on its size), and
+the continuous rasters' wall time divided by the sum of their dwell times. Targets (issue 5):
+step raster at least 5x cheaper per point than mesh; continuous within 1.25x of its dwell.
+
+    .venv/bin/python bench/scan_overhead.py [--pixels 100] [--step-pixels 20] [--dwell 0.001]
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from nanomri.cli.door import DoorClient
+from nanomri.cli.stack import ROOT, Paths, down, up
+
+FIELD = (10e-6, 15e-6)  # metres: the NV centres of the confocal world
+
+
+def timed(client: DoorClient, line: str) -> float:
+    """Wall time of one macro line, which must succeed."""
+    start = time.perf_counter()
+    result = client.run(line)
+    elapsed = time.perf_counter() - start
+    if not result.succeeded:
+        raise SystemExit(f"{line!r} did not succeed: {result.ending} {result.errors}")
+    return elapsed
+
+
+def lines(n_step: int, n: int, dwell: float) -> dict[str, tuple[str, int]]:
+    """Each scan's macro line and its number of points."""
+    a, b = FIELD
+    grid = f"x {a} {b} {n} y {a} {b} {n} {dwell}"
+    return {
+        "mesh": (f"mesh x {a} {b} {n_step - 1} y {a} {b} {n_step - 1} {dwell}", n_step**2),
+        "raster": (f"raster x {a} {b} {n_step} y {a} {b} {n_step} {dwell}", n_step**2),
+        "raster --continuous": (f"raster {grid} --continuous", n**2),
+        "raster --bidirectional": (f"raster {grid} --bidirectional", n**2),
+    }
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--pixels", type=int, default=100, help="side of the continuous images")
+    args.add_argument("--step-pixels", type=int, default=20, help="side of the step images")
+    args.add_argument("--dwell", type=float, default=1e-3, help="dwell per pixel (s)")
+    opts = args.parse_args()
+    scans = lines(opts.step_pixels, opts.pixels, opts.dwell)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = Paths(ROOT, Path(tmp) / "var", Path(tmp) / "results")
+        stack = up(paths, ROOT / "conf" / "worlds" / "confocal.yaml")
+        os.environ["TANGO_HOST"] = stack.tango_host
+        client = DoorClient(stack.door, echo=lambda stream, line: None)
+        try:
+            timed(client, "laser_on 1e-3")
+            wall = {name: timed(client, line) for name, (line, _) in scans.items()}
+        finally:
+            client.close()
+            down(paths)
+    per_point = {name: 1e3 * wall[name] / points for name, (_, points) in scans.items()}
+    print(f"dwell {opts.dwell:g} s per point")
+    for name, (line, points) in scans.items():
+        print(f"  {name:24s} {per_point[name]:8.2f} ms/point  {wall[name]:8.1f} s  "
+              f"({points} points: {line})")
+    print(f"  mesh / step raster         = {per_point['mesh'] / per_point['raster']:.2f}")
+    for name in ("raster --continuous", "raster --bidirectional"):
+        dwell_sum = scans[name][1] * opts.dwell
+        print(f"  {name:24s} wall / dwell = {wall[name] / dwell_sum:.2f},"
+              f"  mesh / it per point = {per_point['mesh'] / per_point[name]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
