@@ -127,11 +127,19 @@ class NanomriNXRecorder(BaseFileRecorder):
         if self.file is not None:
             self.file.write_point(record.recordno, record.data)
 
+    def _interruption(self) -> str | None:
+        """Abort or Stop if the macro was interrupted, whatever error the scan then raised."""
+        if self.macro.isAborted():
+            return "Abort"
+        return "Stop" if self.macro.isStopped() else None
+
     def _endRecordList(self, recordlist):
         if self.file is None:
             return
         env = recordlist.getEnviron()
         status = ScanEndStatus.whatis(env.get("endstatus", ScanEndStatus.Exception))
+        if status == "Exception":  # a continuous scan turns an abort or a stop into an error
+            status = self._interruption() or status
         end = env.get("endtime")
         file, self.file = self.file, None
         file.close(status, end.astimezone() if end else None)

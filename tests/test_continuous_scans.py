@@ -2,18 +2,24 @@
 while the stage moves at constant velocity (stock `ascanct`, measurement group mg_counts_hw)."""
 
 import glob
+import json
+import signal
+import subprocess
+import time
 
 import h5py
 import numpy as np
 import pytest
+import tango
 from scipy.optimize import curve_fit
 
 from nanomri.analysis.spots import find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .conftest import StackRun
+from .conftest import NANOMRI, StackRun
 from .tango_context import CONFOCAL
+from .test_stack import started_scan
 
 NV = load_world(CONFOCAL).sample.nv_centres[0]
 PIXEL = 20e-9
@@ -85,3 +91,34 @@ def test_raster_finds_every_nv_within_a_pixel_in_every_mode(raster_images, mode)
 def test_continuous_image_agrees_with_the_step_image(raster_images, mode):
     step, continuous = raster_images["step"][0], raster_images[mode][0]
     assert np.corrcoef(step.ravel(), continuous.ravel())[0, 1] >= 0.9
+
+
+def test_ctrl_c_mid_continuous_raster_leaves_instruments_safe_and_the_file_readable(
+        stack: StackRun):
+    stack.run_ok("laser_on 1e-3")
+    host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
+    device = {role: tango.DeviceProxy(f"tango://{host}/nanomri/confocal/{role}")
+              for role in ("laser", "sequencer", "scanner")}
+    before = set((stack.results / "scans").glob("scan_*.h5"))
+    run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 30 y 10e-6 15e-6 30 0.005 "
+                            "--continuous"], env=stack.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        path = started_scan(stack, before, lines=2)
+    finally:
+        run.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        deadline = interrupted + 1.0
+        while time.monotonic() < deadline and (
+                device["laser"].emission or device["sequencer"].state() == tango.DevState.RUNNING
+                or device["scanner"].state() == tango.DevState.MOVING):
+            time.sleep(0.01)
+        safe_after = time.monotonic() - interrupted
+        run.communicate(timeout=60)
+    assert safe_after < 1.0
+    assert run.returncode == 130
+    with h5py.File(path, "r") as h5:
+        assert h5["entry/end_status"][()] == b"Abort"
+        image = h5["entry/data/counts"][()]
+    assert 2 <= (~np.isnan(image).any(axis=1)).sum() < 30
+    stack.run_ok("raster x 10e-6 11e-6 3 y 10e-6 11e-6 3 0.005 --continuous")  # at once
