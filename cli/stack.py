@@ -101,9 +101,19 @@ def running_stack(paths: Paths) -> Stack | None:
     return stack if any(p.alive() for p in stack.processes) else None
 
 
+def sardana_tango_controllers() -> Path:
+    """The folder of sardana-tango's generic controllers (TangoAttrIORCtrl, …): the package
+    registers no entry point, so the Pool finds them only through its PoolPath."""
+    import sardana_tango.ctrl
+
+    return Path(sardana_tango.ctrl.__file__).parent
+
+
 def render(template: Path, paths: Paths, world: Path) -> str:
-    """A configuration file with ${ROOT}, ${STATE}, ${RESULTS} and ${WORLD} filled in."""
-    values = {"ROOT": paths.root, "STATE": paths.state, "RESULTS": paths.results, "WORLD": world}
+    """A configuration file with ${ROOT}, ${STATE}, ${RESULTS}, ${WORLD} and ${SARDANA_TANGO}
+    (sardana-tango's controller folder) filled in."""
+    values = {"ROOT": paths.root, "STATE": paths.state, "RESULTS": paths.results, "WORLD": world,
+              "SARDANA_TANGO": sardana_tango_controllers()}
     return string.Template(template.read_text()).substitute({k: str(v) for k, v in values.items()})
 
 

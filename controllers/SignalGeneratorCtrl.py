@@ -1,0 +1,114 @@
+"""Sardana motor controller of a nanomri SignalGenerator: axis 1 `frequency` (Hz), 2 `power` (W).
+
+A frequency sweep is then an ordinary step scan (`ascan mw_frequency …`). A motor moves in
+FIXED mode only: in SWEEP or LIST mode the sweep, not the CW setting, drives the output. A
+motor is Moving until the generator has settled on the new setting; output off is no fault of
+the motor (its status says so).
+"""
+
+import threading
+import time
+
+import tango
+from sardana import State
+from sardana.pool.controller import Description, MotorController, Type
+
+from nanomri.interfaces.signal_generator import Mode
+
+LIMITS_WAIT = 120.0  # s to wait for the Pool to export a motor's device
+AXES = {1: "frequency", 2: "power"}
+
+
+def motor_state(devstate: tango.DevState, settled: bool) -> State:
+    """Sardana state of a frequency or power motor from the generator's state and `settled`."""
+    if devstate in (tango.DevState.FAULT, tango.DevState.UNKNOWN):
+        return State.Fault
+    return State.On if settled else State.Moving
+
+
+def copy_limits(source: tango.DeviceProxy, attribute: str, motor: str) -> None:
+    """Give the Pool motor `motor` the min/max of `attribute` of `source` as its Position limits
+    (Sardana's limits: scans check them before they move anything), unless it has them."""
+    wanted = source.get_attribute_config(attribute)
+    proxy = tango.DeviceProxy(motor)
+    config = proxy.get_attribute_config("Position")
+    if (config.min_value, config.max_value) != (wanted.min_value, wanted.max_value):
+        config.min_value, config.max_value = wanted.min_value, wanted.max_value
+        proxy.set_attribute_config(config)
+
+
+def copy_limits_later(ctrl, source: tango.DeviceProxy, attribute: str, axis: int) -> None:
+    """`copy_limits` for an axis of `ctrl`, in a thread that retries until the motor's device
+    answers: a controller adds its axes before the Pool has exported their devices."""
+    def run() -> None:
+        deadline = time.monotonic() + LIMITS_WAIT
+        with tango.EnsureOmniThread():
+            while True:
+                try:
+                    return copy_limits(source, attribute, ctrl.GetAxisName(axis))
+                except Exception as exc:  # axis not registered or device not exported yet
+                    if time.monotonic() > deadline:
+                        return ctrl._log.warning("%s limits not copied: %s", attribute, exc)
+                time.sleep(0.5)
+
+    threading.Thread(target=run, name=f"{attribute} limits", daemon=True).start()
+
+
+class SignalGeneratorCtrl(MotorController):
+    """A thin Tango client: the generator holds its settings, limits and settling."""
+
+    MaxDevice = 2
+    ctrl_properties = {
+        "device": {Type: str, Description: "Tango device name of the nanomri SignalGenerator"},
+    }
+
+    def __init__(self, inst, props, *args, **kwargs):
+        super().__init__(inst, props, *args, **kwargs)
+        self._proxy = tango.DeviceProxy(self.device)
+        self._proxy.set_source(tango.DevSource.DEV)  # never the poll cache
+        self._state = (State.Unknown, "not read yet")
+
+    def AddDevice(self, axis):
+        if axis not in AXES:
+            raise ValueError(f"signal generator axis must be one of {sorted(AXES)}, got {axis}")
+        copy_limits_later(self, self._proxy, AXES[axis], axis)
+
+    def StateAll(self):
+        try:
+            devstate = self._proxy.state()
+            settled = self._proxy.read_attribute("settled").value
+            self._state = (motor_state(devstate, settled), self._proxy.status())
+        except tango.DevFailed as exc:
+            self._state = (State.Fault, exc.args[0].desc)
+
+    def StateOne(self, axis):
+        state, status = self._state
+        return state, status, MotorController.NoLimitSwitch
+
+    def ReadOne(self, axis):
+        return self._proxy.read_attribute(AXES[axis]).value
+
+    def StartOne(self, axis, position):
+        mode = Mode(self._proxy.read_attribute("mode").value)
+        if mode != Mode.FIXED:
+            raise RuntimeError(f"{self.device} is in {mode.name} mode: its {AXES[axis]} motor "
+                               "moves in FIXED mode only (write mode FIXED first)")
+        self._proxy.write_attribute(AXES[axis], position)
+
+    def AbortOne(self, axis):
+        """Nothing to stop: a new setting is reached within the settling time."""
+
+    def StopOne(self, axis):
+        """Nothing to stop: a new setting is reached within the settling time."""
+
+    def GetAxisPar(self, axis, name):
+        name = name.lower()
+        if name == "step_per_unit":
+            return 1.0
+        if name == "base_rate":
+            return 0.0
+        raise ValueError(f"a signal generator steps to a setting: it has no {name}")
+
+    def SetAxisPar(self, axis, name, value):
+        if self.GetAxisPar(axis, name) != value:  # raises for what a generator does not have
+            raise ValueError(f"a signal generator's {name} is fixed, not settable to {value}")

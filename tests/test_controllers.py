@@ -1,0 +1,245 @@
+"""The Pool controllers of nanomri without a Pool: their pure logic, and each one as a client of
+its device in PyTango's test context (frames per trigger, ramps, refusals, states)."""
+
+import importlib.util
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import tango
+from sardana import State
+from sardana.pool import AcqSynch
+
+from nanomri.devices.camera import EMCCD
+from nanomri.devices.laser import NVLaser
+from nanomri.devices.magnet import VectorMagnet
+from nanomri.devices.sequencer import PulseSequencer
+from nanomri.devices.signal_generator import SignalGenerator
+from nanomri.devices.tunnel_current import TunnelCurrent
+from nanomri.interfaces.signal_generator import Mode
+from nanomri.sequence import Pulse, Sequence
+from nanomri.world import load_world
+
+from .conftest import ROOT
+from .tango_context import CONFOCAL, WORLD, device, devices, reason, wait_while
+from .test_magnet import fast_world
+
+
+def controller_module(name: str):
+    """A module of controllers/ (a PoolPath folder, not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "controllers" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EMCCD_CTRL = controller_module("EMCCDCtrl")
+MAGNET_CTRL = controller_module("MagnetCtrl")
+PSEUDO_CTRL = controller_module("MagnetPseudoCtrl")
+GENERATOR_CTRL = controller_module("SignalGeneratorCtrl")
+TUNNEL_CTRL = controller_module("TunnelCurrentCtrl")
+CAMERA = load_world(CONFOCAL).instruments.camera
+
+
+def settle(ctrl, axis: int = 1, timeout: float = 10.0) -> tuple:
+    """State and status of a motor axis once it stops Moving."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ctrl.StateAll()
+        state, status, _ = ctrl.StateOne(axis)
+        if state != State.Moving:
+            return state, status
+        assert time.monotonic() < deadline, f"still moving after {timeout} s: {status}"
+        time.sleep(0.01)
+
+
+# pure logic ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("b, theta, phi", [(0.5, 0.3, 1.1), (1e-3, math.pi / 2, -2.0),
+                                           (0.2, math.pi - 0.1, 3.0)])
+def test_field_pseudo_motors_go_to_components_and_back(b, theta, phi):
+    ctrl = PSEUDO_CTRL.MagnetPseudoCtrl("field_ctrl", {})
+    vector = ctrl.CalcAllPhysical((b, theta, phi), (0.0, 0.0, 0.0))
+    assert vector == pytest.approx((b * math.sin(theta) * math.cos(phi),
+                                    b * math.sin(theta) * math.sin(phi), b * math.cos(theta)))
+    assert ctrl.CalcAllPseudo(vector, (0.0, 0.0, 0.0)) == pytest.approx((b, theta, phi))
+    assert [ctrl.CalcPhysical(i, (b, theta, phi), None) for i in (1, 2, 3)] == list(vector)
+    assert [ctrl.CalcPseudo(i, vector, None) for i in (1, 2, 3)] == pytest.approx([b, theta,
+                                                                                    phi])
+
+
+def test_zero_field_keeps_the_angles_it_had_and_a_negative_magnitude_is_refused():
+    ctrl = PSEUDO_CTRL.MagnetPseudoCtrl("field_ctrl", {})
+    assert ctrl.CalcAllPseudo((0.0, 0.0, 0.0), (0.0, 0.7, -1.2)) == (0.0, 0.7, -1.2)
+    assert ctrl.CalcAllPseudo((0.0, 0.0, 0.3), (0.3, 0.0, 2.5)) == (0.3, 0.0, 2.5)
+    assert ctrl.CalcAllPseudo((0.0, 0.0, 0.0), None) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="negative"):
+        ctrl.CalcAllPhysical((-0.1, 0.0, 0.0), (0.0, 0.0, 0.0))
+
+
+def test_axes_not_moved_keep_the_setpoint_while_ramping_and_the_field_at_rest():
+    setpoint, field = [0.1, 0.2, 0.3], [0.05, 0.1, 0.15]
+    assert MAGNET_CTRL.ramp_target({3: 0.5}, setpoint, field, ramping=True) == [0.1, 0.2, 0.5]
+    assert MAGNET_CTRL.ramp_target({1: 0.0, 3: 0.5}, setpoint, field, ramping=False) == [
+        0.0, 0.1, 0.5]
+
+
+def test_a_generator_motor_is_on_when_settled_moving_while_settling_and_fault_on_fault():
+    on, off = tango.DevState.ON, tango.DevState.OFF
+    assert GENERATOR_CTRL.motor_state(off, settled=True) == State.On  # output off: no fault
+    assert GENERATOR_CTRL.motor_state(on, settled=False) == State.Moving
+    assert GENERATOR_CTRL.motor_state(tango.DevState.FAULT, settled=True) == State.Fault
+
+
+def test_frame_shape_is_the_roi_over_the_binning_as_x_then_y():
+    assert EMCCD_CTRL.frame_shape([100, 60, 64, 32], 2) == [32, 16]
+
+
+# controllers on their devices ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def widefield():
+    """Laser, sequencer and camera of one world in one server."""
+    names = {"laser": NVLaser, "sequencer": PulseSequencer, "camera": EMCCD}
+    with devices(*[(cls, f"test/wf/{name}", WORLD) for name, cls in names.items()]) as context:
+        yield {name: context.get_device_access(f"test/wf/{name}") for name in names}
+
+
+def test_emccd_takes_one_frame_per_camera_pulse_exposed_for_the_pulse(widefield):
+    laser, sequencer = (tango.DeviceProxy(widefield[n]) for n in ("laser", "sequencer"))
+    camera = tango.DeviceProxy(widefield["camera"])
+    laser.power, laser.emission = 20e-3, True
+    camera.roi, camera.binning = [0, 0, 32, 16], 2
+    ctrl = EMCCD_CTRL.EMCCDCtrl("camera_ctrl", {"device": widefield["camera"]})
+    ctrl.AddDevice(1)
+    ctrl.SetCtrlPar("synchronization", AcqSynch.HardwareTrigger)
+    assert ctrl.GetCtrlPar("latency_time") == pytest.approx(camera.readout_time)
+    assert ctrl.GetAxisPar(1, "shape") == [16, 8]
+    pulses = (Pulse("camera", 0.0, 10e-3), Pulse("camera", 12e-3, 5e-3))  # on, then half as long
+    sequencer.Load(Sequence(pulses, 20e-3).to_json())
+    sequencer.repetitions = 3
+    wait_while(sequencer, tango.DevState.MOVING)
+    ctrl.LoadOne(1, 10e-3, 6, ctrl.GetCtrlPar("latency_time"))
+    ctrl.StartOne(1)
+    sequencer.Run()
+    frames, deadline = [], time.monotonic() + 20
+    while (state := ctrl.StateOne(1)[0]) == State.Moving:
+        frames += ctrl.ReadOne(1)
+        assert time.monotonic() < deadline, f"{len(frames)} frames after 20 s"
+        time.sleep(0.01)
+    frames += ctrl.ReadOne(1)
+    laser.emission = False
+    assert state == State.On and len(frames) == 6 == camera.frame_count
+    assert all(frame.shape == (8, 16) for frame in frames)
+    electrons = [(frame.mean() - CAMERA.baseline) * CAMERA.e_per_count / 4 for frame in frames]
+    expected = CAMERA.quantum_efficiency * CAMERA.photons_per_watt * 20e-3 * 10e-3
+    assert np.mean(electrons[0::2]) == pytest.approx(expected, rel=0.05)
+    assert np.mean(electrons[0::2]) / np.mean(electrons[1::2]) == pytest.approx(2.0, rel=0.05)
+
+
+def test_emccd_in_software_trigger_exposes_one_frame_for_the_integration_time(widefield):
+    camera = tango.DeviceProxy(widefield["camera"])
+    camera.roi, camera.binning = [0, 0, 64, 32], 1
+    ctrl = EMCCD_CTRL.EMCCDCtrl("camera_ctrl", {"device": widefield["camera"]})
+    ctrl.LoadOne(1, 0.03, 1, 0.0)
+    assert camera.exposure == 0.03 and camera.trigger_mode == 0  # INTERNAL
+    with pytest.raises(ValueError, match="hardware trigger"):
+        ctrl.LoadOne(1, 0.03, 5, 0.0)
+    ctrl.StartOne(1)
+    deadline = time.monotonic() + 10
+    while ctrl.StateOne(1)[0] == State.Moving:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert ctrl.ReadOne(1).shape == (32, 64) and camera.frame_count == 1
+
+
+@contextmanager
+def served(cls, driver: str) -> Iterator[tuple[tango.DeviceProxy, str]]:
+    """A device in the test context: its proxy and the name a controller reaches it by."""
+    context = device(cls, driver)
+    with context as proxy:
+        proxy.set_source(tango.DevSource.DEV)
+        yield proxy, context.get_device_access()
+
+
+def test_generator_motor_steps_the_cw_frequency_and_refuses_in_sweep_mode():
+    with served(SignalGenerator, f"{WORLD}#mw") as (context_proxy, name):
+        ctrl = GENERATOR_CTRL.SignalGeneratorCtrl("mw_ctrl", {"device": name})
+        ctrl.StartOne(1, 2.9e9)
+        state, status = settle(ctrl)
+        assert state == State.On and "output off" in status
+        assert ctrl.ReadOne(1) == 2.9e9 and context_proxy.frequency == 2.9e9
+        with pytest.raises(tango.DevFailed) as exc:
+            ctrl.StartOne(1, 1e12)
+        assert reason(exc) == "API_WAttrOutsideLimit" and ctrl.ReadOne(1) == 2.9e9
+        context_proxy.mode = Mode.SWEEP
+        with pytest.raises(RuntimeError, match="FIXED"):
+            ctrl.StartOne(1, 2.8e9)
+        assert ctrl.ReadOne(1) == 2.9e9
+
+
+def magnet_ctrl(name: str):
+    return MAGNET_CTRL.MagnetCtrl("magnet_ctrl", {"device": name})
+
+
+def start(ctrl, moves: dict[int, float]) -> None:
+    ctrl.PreStartAll()
+    for axis, position in moves.items():
+        ctrl.StartOne(axis, position)
+    ctrl.StartAll()
+
+
+def read(ctrl) -> list[float]:
+    ctrl.ReadAll()
+    return [ctrl.ReadOne(axis) for axis in (1, 2, 3)]
+
+
+def test_magnet_motors_moved_together_ramp_along_one_line_and_abort_holds_the_field(tmp_path):
+    with served(VectorMagnet, fast_world(tmp_path)) as (_, name):
+        ctrl = magnet_ctrl(name)
+        start(ctrl, {1: 0.2, 3: 0.4})  # 1.6 s at 0.25 T/s
+        time.sleep(0.3)
+        ctrl.StateAll()
+        assert ctrl.StateOne(1)[0] == State.Moving
+        bx, by, bz = read(ctrl)
+        # along the line (0.2, 0, 0.4) T: the three reads are microseconds apart mid-ramp
+        assert 0 < bz < 0.4 and bx / bz == pytest.approx(0.5, rel=1e-2) and by == 0.0
+        ctrl.AbortOne(1)
+        held = read(ctrl)
+        ctrl.StateAll()
+        assert ctrl.StateOne(3)[0] == State.On
+        time.sleep(0.2)
+        assert read(ctrl) == held
+        start(ctrl, {3: 0.1})  # Bx stays where the abort left it
+        assert settle(ctrl, 3)[0] == State.On
+        assert read(ctrl) == pytest.approx([held[0], 0.0, 0.1])
+
+
+def test_a_quench_is_a_fault_with_the_magnets_message_and_refuses_moves(tmp_path):
+    with served(VectorMagnet, fast_world(tmp_path, quench_field=0.2)) as (_, name):
+        ctrl = magnet_ctrl(name)
+        start(ctrl, {3: 0.4})
+        state, status = settle(ctrl, 3)
+        assert state == State.Fault and "quench of the z coil" in status
+        with pytest.raises(tango.DevFailed) as exc:
+            start(ctrl, {1: 0.1})
+        assert reason(exc) == "NANOMRI_QUENCH"
+
+
+def test_tunnel_channels_read_the_device_not_its_poll_cache():
+    with served(TunnelCurrent, WORLD) as (tunnel, name):
+        ctrl = TUNNEL_CTRL.TunnelCurrentCtrl("tunnel_ctrl", {"device": name})
+        values = []
+        for _ in range(2):
+            ctrl.PreReadAll()
+            ctrl.PreReadOne(1)
+            ctrl.PreReadOne(2)
+            ctrl.ReadAll()
+            values.append((ctrl.ReadOne(1), ctrl.ReadOne(2)))
+        (i1, di1), (i2, di2) = values
+        assert i1 != i2 and di1 != di2  # fresh noise on every read, within 100 ms
+        ctrl.StateAll()
+        assert ctrl.StateOne(1) == (State.On, tunnel.status())
