@@ -1,13 +1,18 @@
 """Sardana trigger/gate controller of the nanomri PulseSequencer: a scan's gates, in hardware.
 
-The scan's synchronisation description (time domain: delay, active, total, repeats) becomes one
-period of the `gate` channel played `repeats` times, the first gate `delay` after the start.
-With `start_trigger` STAGE_MOTION the run starts when the stage starts moving, so the gates
-line up with the motion to the sequencer's clock, not to software latency.
+A synchronisation description of one group (time domain: delay, active, total, repeats) becomes
+one period of the `gate` channel played `repeats` times, the first gate `delay` after the start:
+a tiny memory for any number of repeats. A description of several groups becomes one sequence
+holding every gate of every group at its time from the start, played once (the memory counts
+run-length-encoded steps, so 10 000 gates take ~20 000 steps). See `gates_sequence` for what
+Sardana means by the delay of a group. With `start_trigger` STAGE_MOTION the run starts when
+the stage starts moving, so the gates line up with the motion to the sequencer's clock, not to
+software latency.
 """
 
 import time
 
+import numpy as np
 import tango
 from sardana import State
 from sardana.pool.controller import DefaultValue, Description, TriggerGateController, Type
@@ -22,6 +27,15 @@ STATES = {tango.DevState.RUNNING: State.Moving, tango.DevState.MOVING: State.Mov
           tango.DevState.FAULT: State.Fault}
 
 
+def group_start(group: dict) -> float:
+    """When the first gate of a synchronisation group starts, from the synchronisation's start
+    (s): its Initial in the time domain if it has one, else its Delay (see `gates_sequence`)."""
+    initial = group.get(SynchParam.Initial) or {}
+    if SynchDomain.Time in initial:
+        return initial[SynchDomain.Time]
+    return group.get(SynchParam.Delay, {}).get(SynchDomain.Time, 0.0)
+
+
 def gate_sequence(group: dict, step: float) -> tuple[Sequence, int, float]:
     """One period of a synchronisation group as a sequence on the `step` grid, its repeats and
     its delay (s)."""
@@ -33,8 +47,73 @@ def gate_sequence(group: dict, step: float) -> tuple[Sequence, int, float]:
     if active <= 0:
         raise ValueError(f"gate time {group[SynchParam.Active][SynchDomain.Time]} s is shorter "
                          f"than the sequencer's grid of {step:g} s")
-    delay = on_grid(group.get(SynchParam.Delay, {}).get(SynchDomain.Time, 0.0))
+    delay = on_grid(group_start(group))
     return Sequence((Pulse("gate", 0.0, active),), total), int(group[SynchParam.Repeats]), delay
+
+
+def gates_sequence(groups: list[dict], step: float) -> Sequence:
+    """Every gate of every group at its time from the start, on the `step` grid, as one
+    sequence to play once (repetitions 1, delay 0); it ends with the last gate.
+
+    What Sardana means (3.7): the Pool plays a description with `FunctionGenerator`
+    (`sardana/util/funcgenerator.py`, software synchronisation and the dummy trigger/gate
+    controller): the first gate of every group starts at its Initial in the time domain, or at
+    its Delay when it has none, each measured from the start of the synchronisation, not from
+    the previous group; gate k of the group starts `k * total` later and lasts `active`
+    (`SynchParam` says the same: Delay "relative to the synchronization start"). The
+    MacroServer's `generate_timestamps` (`gscan.py`), which only fills the theoretical `dt`
+    column of a continuous scan, adds each delay to the start of the previous group's last
+    gate instead, and `TScan._estimate` to the end of the previous group: they agree with the
+    Pool for the first group only. This follows the Pool, which is what plays the gates.
+    Groups are counted from 0, as Sardana's own messages do.
+    """
+    if not groups:
+        raise ValueError("a synchronisation description without groups has no gates")
+    starts, ends, owners = [], [], []
+    for g, group in enumerate(groups):
+        first, active, total, repeats = _group_on_grid(g, group, step)
+        gate_starts = first + total * np.arange(repeats, dtype=np.int64)
+        starts.append(gate_starts)
+        ends.append(gate_starts + active)
+        owners.append(np.full(repeats, g))
+    starts, ends, owners = (np.concatenate(a) for a in (starts, ends, owners))
+    order = np.lexsort((ends, starts))
+    starts, ends, owners = starts[order], ends[order], owners[order]
+    overlap = np.flatnonzero(starts[1:] < ends[:-1])
+    if overlap.size:
+        k = overlap[0]
+        a, b = sorted((int(owners[k]), int(owners[k + 1])))
+        raise ValueError(f"gates of synchronisation groups {a} and {b} overlap: "
+                         f"[{starts[k] * step:g}, {ends[k] * step:g}] s and "
+                         f"[{starts[k + 1] * step:g}, {ends[k + 1] * step:g}] s")
+    pulses = tuple(Pulse("gate", s * step, (e - s) * step)
+                   for s, e in zip(starts.tolist(), ends.tolist(), strict=True))
+    return Sequence(pulses, int(ends[-1]) * step)
+
+
+def _group_on_grid(g: int, group: dict, step: float) -> tuple[int, int, int, int]:
+    """First gate start, gate length and period of group `g` in grid steps, and its repeats;
+    a gate longer than the period is cut to it, as in `gate_sequence`."""
+    repeats = int(group.get(SynchParam.Repeats, 1))
+    if repeats < 1:
+        raise ValueError(f"synchronisation group {g} has {repeats} repeats; at least 1")
+    active = round(group[SynchParam.Active][SynchDomain.Time] / step)
+    total = 0
+    if repeats > 1:
+        if SynchDomain.Time not in group.get(SynchParam.Total, {}):
+            raise ValueError(f"synchronisation group {g} repeats {repeats} gates without a "
+                             "total time (period)")
+        total = round(group[SynchParam.Total][SynchDomain.Time] / step)
+        active = min(active, total)
+    first = round(group_start(group) / step)
+    if active <= 0:
+        raise ValueError(f"synchronisation group {g}: gate time "
+                         f"{group[SynchParam.Active][SynchDomain.Time]} s is shorter than "
+                         f"the sequencer's grid of {step:g} s")
+    if first < 0:
+        raise ValueError(f"synchronisation group {g} starts {first * step:g} s before the "
+                         "synchronisation's start")
+    return first, active, total, repeats
 
 
 class SequencerTGCtrl(TriggerGateController):
@@ -57,11 +136,16 @@ class SequencerTGCtrl(TriggerGateController):
             raise ValueError(f"the sequencer has one gate output (axis 1), got {axis}")
 
     def SynchOne(self, axis, synchronization):
-        if len(synchronization) != 1:
-            raise ValueError("the sequencer plays one synchronisation group per scan, "
-                             f"got {len(synchronization)}")
         step = self._proxy.granularity_time
-        sequence, repeats, delay = gate_sequence(synchronization[0], step)
+        if len(synchronization) == 1:
+            sequence, repeats, delay = gate_sequence(synchronization[0], step)
+        else:
+            gates = sum(int(g.get(SynchParam.Repeats, 1)) for g in synchronization)
+            memory = self._proxy.max_steps
+            if gates > memory:  # every gate takes a step at least: refused before it is built
+                raise ValueError(f"{gates} gates in {len(synchronization)} synchronisation "
+                                 f"groups exceed the sequencer's memory of {memory} steps")
+            sequence, repeats, delay = gates_sequence(synchronization, step), 1, 0.0
         self._proxy.Stop()
         text = sequence.to_json()
         if self._proxy.sequence != text:  # every line of a raster plays the same gates

@@ -1,7 +1,10 @@
 """Tango device of the pulse sequencer (AWG): load a sequence as JSON, run it N times, stop.
 
+The instrument stores one repetition run-length encoded, as (duration, levels) steps, one per
+segment between edges of any channel; `max_steps` is its memory, whatever the length.
+
 States: OFF with no sequence loaded; MOVING while a loaded sequence uploads to the instrument's
-memory (it takes upload_latency + samples / upload_rate; Load and Run are refused with
+memory (it takes upload_latency + steps / upload_rate; Load and Run are refused with
 NANOMRI_BUSY until it is done, Status says when); ON when idle with a sequence ready; RUNNING
 from Run until the last repetition has played or Stop. State, `completed` and `progress` push
 change events from a watcher thread (every 50 ms and at once on Load/Run/Stop; a run or upload
@@ -82,9 +85,10 @@ class PulseSequencer(InstrumentDevice):
     def channels(self) -> tuple[str, ...]:
         return self.driver.constraints.channels
 
-    @attribute(dtype=int, unit="samples", format="%d", doc="memory: longest repetition")
-    def max_samples(self) -> int:
-        return self.driver.constraints.max_samples
+    @attribute(dtype=int, unit="steps", format="%d", doc="memory: run-length-encoded steps "
+               "(segments between edges of any channel) of one repetition")
+    def max_steps(self) -> int:
+        return self.driver.constraints.max_steps
 
     @attribute(dtype=str, doc='loaded sequence as JSON {"length", "pulses"}; empty if none')
     def sequence(self) -> str:
@@ -151,7 +155,7 @@ class PulseSequencer(InstrumentDevice):
         c = self.driver.constraints
         try:
             seq = Sequence.from_json(text)
-            check(seq, c.sample_rate, c.granularity, c.max_samples, c.channels)
+            check(seq, c.sample_rate, c.granularity, c.max_steps, c.channels)
         except SequenceError as exc:
             fail("SEQUENCE", str(exc))
         with refusals(), self._lock:

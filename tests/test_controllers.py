@@ -243,3 +243,87 @@ def test_tunnel_channels_read_the_device_not_its_poll_cache():
         assert i1 != i2 and di1 != di2  # fresh noise on every read, within 100 ms
         ctrl.StateAll()
         assert ctrl.StateOne(1) == (State.On, tunnel.status())
+
+
+# the sequencer's trigger/gate controller ------------------------------------------------
+
+SEQUENCER_CTRL = controller_module("SequencerTGCtrl")
+TIME, POSITION = SEQUENCER_CTRL.SynchDomain.Time, SEQUENCER_CTRL.SynchDomain.Position
+NS = 1e-9
+
+
+def synch_group(delay: float, active: float, total: float, repeats: int, **initial) -> dict:
+    """A Sardana synchronisation group in the time domain (`initial` by domain, if any)."""
+    param = SEQUENCER_CTRL.SynchParam
+    group = {param.Delay: {TIME: delay}, param.Active: {TIME: active},
+             param.Total: {TIME: total}, param.Repeats: repeats}
+    if initial:
+        group[param.Initial] = {TIME if d == "time" else POSITION: v for d, v in initial.items()}
+    return group
+
+
+THREE_GROUPS = [synch_group(0.5e-3, 0.1e-3, 0.2e-3, 3),  # gates from 0.5 ms
+                synch_group(2e-3, 50e-6, 0.1e-3, 4, position=1.0),  # from 2 ms (delay)
+                synch_group(0.0, 0.2e-3, 0.3e-3, 2, time=4e-3)]  # from 4 ms (initial time)
+
+
+def test_gates_of_a_three_group_description_are_where_sardanas_pool_plays_them():
+    from sardana.macroserver.scan.gscan import generate_timestamps
+    from sardana.util.funcgenerator import FunctionGenerator
+
+    from nanomri.sequence import check
+
+    pool = FunctionGenerator()  # what the Pool plays: software synchronisation, dummy TG
+    pool.initial_domain = pool.active_domain = TIME
+    pool.set_configuration(THREE_GROUPS)
+    sequence = SEQUENCER_CTRL.gates_sequence(THREE_GROUPS, NS)
+    gates = sequence.windows("gate")
+    expected = np.column_stack([pool.active_events, pool.passive_events])
+    np.testing.assert_allclose(gates, expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(gates[[0, 3, 7], 0], [0.5e-3, 2e-3, 4e-3], rtol=0, atol=1e-15)
+    assert sequence.length == pytest.approx(4.5e-3) and len(gates) == 9
+    assert check(sequence, 1e9, 1, 2**20) == 18  # 17 edges inside: the last ends it
+    # the MacroServer's theoretical dt column agrees for the first group only (it adds a later
+    # group's delay to the previous group's last gate): the Pool is what plays the gates
+    dt = [t["timestamp"] for t in generate_timestamps(THREE_GROUPS).values()]
+    np.testing.assert_allclose(dt[:3], gates[:3, 0], rtol=0, atol=1e-15)
+
+
+def test_a_one_group_description_is_still_one_period_played_repeats_times_after_its_delay():
+    sequence, repeats, delay = SEQUENCER_CTRL.gate_sequence(
+        synch_group(1.5e-3, 0.3e-3, 1e-3, 100_000), NS)
+    (gate,) = sequence.pulses
+    assert (gate.channel, gate.start) == ("gate", 0.0)
+    assert gate.duration == pytest.approx(0.3e-3) and sequence.length == pytest.approx(1e-3)
+    assert repeats == 100_000 and delay == pytest.approx(1.5e-3)
+    sequence, _, _ = SEQUENCER_CTRL.gate_sequence(synch_group(0.0, 2e-3, 1e-3, 5), NS)
+    assert sequence.pulses[0].duration == pytest.approx(1e-3)  # a gate no longer than a period
+
+
+def test_overlapping_gates_of_two_groups_are_refused_naming_both_groups():
+    groups = [synch_group(0.0, 0.1e-3, 0.2e-3, 5),  # gates at 0, 0.2, ..., 0.8 ms
+              synch_group(2e-3, 0.1e-3, 0.2e-3, 2),
+              synch_group(0.65e-3, 0.1e-3, 0.1e-3, 1)]  # into the gate at 0.6 ms of group 0
+    with pytest.raises(ValueError, match=r"groups 0 and 2 overlap: \[0.0006, 0.0007\] s"):
+        SEQUENCER_CTRL.gates_sequence(groups, NS)
+    groups[2] = synch_group(0.7e-3, 0.1e-3, 0.1e-3, 1)  # touching is no overlap
+    assert len(SEQUENCER_CTRL.gates_sequence(groups, NS).pulses) == 8
+
+
+def test_sequencer_controller_loads_several_groups_as_one_run_and_skips_an_unchanged_load():
+    with served(PulseSequencer, WORLD) as (sequencer, name):
+        ctrl = SEQUENCER_CTRL.SequencerTGCtrl("tg_ctrl", {"device": name,
+                                                          "start_trigger": "IMMEDIATE"})
+        ctrl.AddDevice(1)
+        ctrl.SynchOne(1, THREE_GROUPS)
+        assert sequencer.sequence == SEQUENCER_CTRL.gates_sequence(THREE_GROUPS, NS).to_json()
+        assert (sequencer.repetitions, sequencer.delay) == (1, 0.0)
+        wait_while(sequencer, tango.DevState.MOVING)
+        ctrl.SynchOne(1, THREE_GROUPS)
+        assert sequencer.state() == tango.DevState.ON  # the same gates: no upload again
+        ctrl.StartOne(1)
+        wait_while(sequencer, tango.DevState.RUNNING)
+        assert sequencer.completed == 1
+        ctrl.SynchOne(1, THREE_GROUPS[:1])
+        assert sequencer.length == pytest.approx(0.2e-3)
+        assert (sequencer.repetitions, sequencer.delay) == (3, pytest.approx(0.5e-3))

@@ -8,7 +8,7 @@ import pytest
 from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
 from nanomri.simulators.playback import Playback
 
-RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 µs of memory
+RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 000 run-length-encoded steps
 NS = 1e-9
 
 
@@ -24,9 +24,23 @@ def refusal(seq: Sequence) -> str:
     return str(exc.value)
 
 
-def test_a_playable_sequence_counts_its_samples():
-    assert check(odmr_like(), RATE, GRAIN, MEMORY) == 5000
-    assert check(Sequence((), 2 * NS), RATE, GRAIN, MEMORY) == 2
+def test_a_playable_sequence_counts_its_run_length_encoded_steps():
+    # edges inside the repetition at 0.2, 0.5, 2.5, 2.8, 3, 3.5, 4.5 µs: 8 segments
+    assert check(odmr_like(), RATE, GRAIN, MEMORY) == 8
+    assert check(Sequence((), 2 * NS), RATE, GRAIN, MEMORY) == 1
+
+
+def test_edges_that_coincide_on_two_channels_are_one_step_boundary():
+    seq = Sequence((Pulse("laser", 0.0, 100 * NS), Pulse("gate", 50 * NS, 50 * NS),
+                    Pulse("mw", 100 * NS, 50 * NS), Pulse("rf", 200 * NS, 100 * NS)), 400 * NS)
+    # [0, 50) laser, [50, 100) laser + gate, [100, 150) mw, [150, 200) low,
+    # [200, 300) rf, [300, 400) low: the edges at 100 ns of laser, gate and mw are one
+    assert check(seq, RATE, GRAIN, MEMORY) == 6
+    assert check(seq, RATE, GRAIN, 6) == 6
+
+
+def test_a_long_repetition_with_few_edges_fits_whatever_its_length():
+    assert check(Sequence((Pulse("gate", 1.0, 2.0),), 100.0), RATE, GRAIN, 3) == 3
 
 
 def test_sequence_survives_json_exactly():
@@ -50,7 +64,7 @@ def test_overlapping_pulses_on_one_channel_are_refused_naming_both():
 def test_touching_pulses_and_pulses_on_different_channels_may_coincide():
     seq = Sequence((Pulse("mw", 0.0, 100 * NS), Pulse("mw", 100 * NS, 100 * NS),
                     Pulse("laser", 0.0, 200 * NS)), 1e-6)
-    assert check(seq, RATE, GRAIN, MEMORY) == 1000
+    assert check(seq, RATE, GRAIN, MEMORY) == 3  # edges at 100 ns (touching) and 200 ns
 
 
 def test_pulse_shorter_than_the_granularity_is_refused_naming_it():
@@ -66,9 +80,21 @@ def test_edges_off_the_grid_are_refused():
     assert "length = 1.001e-06 s is not a multiple" in refusal(Sequence((), 1001 * NS))
 
 
-def test_sequence_longer_than_memory_is_refused_naming_the_memory():
-    message = refusal(Sequence((), 20e-6))
-    assert "20000 samples" in message and "memory of 10000 samples (1e-05 s)" in message
+def test_sequence_of_more_steps_than_the_memory_is_refused_naming_both():
+    gates = tuple(Pulse("gate", (4 * k + 2) * NS, 2 * NS) for k in range(5000))
+    seq = Sequence(gates, 20_002 * NS)  # 10 000 edges inside: 10 001 steps
+    with pytest.raises(SequenceError) as exc:
+        check(seq, RATE, GRAIN, MEMORY)
+    assert "sequence of 10001 steps exceeds the memory of 10000 steps" in str(exc.value)
+    assert check(Sequence(gates[:-1], 20_002 * NS), RATE, GRAIN, MEMORY) == 9999
+
+
+def test_times_of_a_ten_second_repetition_computed_in_floats_stay_on_a_1_ns_grid():
+    gates = tuple(Pulse("gate", k * 1e-3 + 0.25e-3, 0.5e-3) for k in range(10_000))
+    assert check(Sequence(gates, 10.0), 1e9, 1, 2**20) == 20_001
+    late = Sequence((Pulse("gate", 8.00025 + 0.5 * NS, 0.5e-3),), 10.0)
+    with pytest.raises(SequenceError, match="not a multiple of the granularity 1e-09 s"):
+        check(late, 1e9, 1, 2**20)
 
 
 def test_unknown_channel_is_refused_naming_the_channels():
@@ -86,6 +112,7 @@ def test_pulse_outside_the_repetition_and_non_positive_length_are_refused():
 def test_times_too_large_for_any_grid_are_refused_not_crashed():
     assert "beyond any sequencer's time grid" in refusal(Sequence((), 1e300))
     assert "beyond" in refusal(Sequence((Pulse("mw", 1e305, 2 * NS),), 1e-6))
+    assert "beyond" in refusal(Sequence((), 1e6))  # 5e14 steps of 2 ns: floats lose the grid
 
 
 @pytest.mark.parametrize("text, words", [

@@ -20,12 +20,13 @@ from .fake_clock import FakeClock
 from .tango_context import CONFOCAL, Events, device, reason, wait_while
 
 MODEL = load_world(CONFOCAL)
-SPEC = MODEL.instruments.sequencer  # 1 GSa/s, 50 Msamples/s upload + 20 ms, 1 ms start latency
+SPEC = MODEL.instruments.sequencer  # 1 GSa/s, 2**20 steps, 1e7 steps/s + 20 ms, 1 ms start
 
 
-def sim() -> tuple[FakeClock, SimSequencer]:
+def sim(**spec) -> tuple[FakeClock, SimSequencer]:
+    """A simulated sequencer on a fake clock, with `spec` changed from the shipped world's."""
     clock = FakeClock()
-    return clock, SimSequencer(SimWorld(MODEL, clock), SPEC)
+    return clock, SimSequencer(SimWorld(MODEL, clock), SPEC.model_copy(update=spec))
 
 
 def gated(length: float = 10e-6) -> Sequence:
@@ -47,16 +48,22 @@ def refused(reason_: str, call, *args) -> str:
     return str(exc.value)
 
 
-def test_upload_takes_latency_plus_samples_over_rate_and_blocks_run_until_done():
-    clock, seq = sim()
-    seq.load(gated(1e-3))  # 1e6 samples: 20 ms + 1e6 / 5e7 s = 40 ms
-    upload = SPEC.upload_latency + 1e6 / SPEC.upload_rate
+def gate_train(gates: int = 10_000, period: float = 1e-3) -> Sequence:
+    """A pixel gate of half a period in the middle of every period: a confocal image's gates."""
+    return Sequence(tuple(Pulse("gate", k * period + period / 4, period / 2)
+                          for k in range(gates)), gates * period)
+
+
+def test_upload_takes_latency_plus_steps_over_rate_and_blocks_run_until_done():
+    clock, seq = sim(upload_latency=0.5, upload_rate=1e6)
+    seq.load(gated(1e-3))  # 5 steps (edges at 0.3, 3, 4, 4.1 µs): 0.5 s + 5 µs
+    upload = 0.5 + 5 / 1e6
     assert seq.is_uploading() and seq.upload_remaining() == pytest.approx(upload)
-    assert "ready in 0.04 s" in refused("BUSY", seq.run)
+    assert "ready in 0.5 s" in refused("BUSY", seq.run)
     refused("BUSY", seq.load, gated())
-    clock.now += upload - 1e-6
+    clock.now += upload - 1e-7
     assert seq.is_uploading()
-    clock.now += 2e-6
+    clock.now += 2e-7
     assert not seq.is_uploading() and seq.upload_remaining() == 0.0
     seq.run()
     assert seq.is_running()
@@ -119,13 +126,28 @@ def test_busy_sequencer_refuses_load_repetitions_and_run_and_keeps_its_sequence(
     assert seq.sequence() == gated() and seq.repetitions() == 100_000
 
 
-def test_refused_sequence_leaves_the_loaded_one_ready_to_run():
+def test_a_ten_second_train_of_10000_gates_loads_in_latency_plus_steps_over_rate():
     clock, seq = sim()
+    train = gate_train()  # 20 000 edges inside the repetition: 20 001 steps
+    seq.load(train)
+    upload = SPEC.upload_latency + 20_001 / SPEC.upload_rate
+    assert seq.upload_remaining() == pytest.approx(upload) and upload < 0.1
+    clock.now += upload + 1e-6
+    seq.run()
+    clock.now += SPEC.start_latency + 10.0 + 1e-6
+    assert seq.progress() == (1, 1)
+    gates = seq.playback.windows("gate", clock.now)
+    assert len(gates) == 10_000
+    np.testing.assert_allclose(gates[-1] - seq.playback.start, [9.99925, 9.99975], atol=1e-12)
+
+
+def test_refused_sequence_leaves_the_loaded_one_ready_to_run():
+    clock, seq = sim(max_steps=20_000)
     loaded(clock, gated(), seq)
     overlapping = Sequence((Pulse("mw", 0.0, 1e-6), Pulse("mw", 0.5e-6, 1e-6)), 5e-6)
     assert "overlap" in refused("SEQUENCE", seq.load, overlapping)
-    too_long = Sequence((), (SPEC.max_samples + 1) / SPEC.sample_rate)
-    assert f"memory of {SPEC.max_samples} samples" in refused("SEQUENCE", seq.load, too_long)
+    message = refused("SEQUENCE", seq.load, gate_train(15_000))  # 30 001 steps
+    assert "sequence of 30001 steps exceeds the memory of 20000 steps" in message
     assert seq.sequence() == gated() and not seq.is_uploading()
     seq.run()
     assert seq.is_running()
@@ -165,7 +187,8 @@ def test_device_describes_its_clock_memory_and_channels():
         assert sequencer.sample_rate == SPEC.sample_rate
         assert sequencer.granularity == SPEC.granularity
         assert sequencer.granularity_time == pytest.approx(1e-9)
-        assert sequencer.max_samples == SPEC.max_samples
+        assert sequencer.max_steps == SPEC.max_steps == 2**20
+        assert sequencer.get_attribute_config("max_steps").unit == "steps"
         assert tuple(sequencer.channels) == ("laser", "mw", "rf", "gate", "camera", "spare")
         assert sequencer.sequence == "" and sequencer.length == 0.0
         config = sequencer.get_attribute_config("repetitions")
@@ -205,16 +228,17 @@ def test_device_stop_ends_a_run_part_way():
         assert sequencer.state() == tango.DevState.ON
 
 
-def test_device_refuses_bad_sequences_and_keeps_the_loaded_one():
+def test_device_refuses_bad_sequences_and_keeps_the_loaded_one(tmp_path):
     bad = {
         "overlap": Sequence((Pulse("mw", 0.0, 1e-6), Pulse("mw", 0.5e-6, 1e-6)), 5e-6).to_json(),
         "granularity": Sequence((Pulse("laser", 0.0, 0.5e-9),), 5e-6).to_json(),
-        "memory of 134217728 samples": Sequence((), 0.2).to_json(),
+        "sequence of 201 steps exceeds the memory of 100 steps": gate_train(100).to_json(),
         "unknown channel 'trigger'": Sequence((Pulse("trigger", 0.0, 1e-6),), 5e-6).to_json(),
         "not valid JSON": '{"length": 1e-6, "pulses": [',
         'exactly "length" and "pulses"': "[1, 2, 3]",
     }
-    with device(PulseSequencer) as sequencer:
+    with device(PulseSequencer, driver=changed_world(tmp_path, max_steps=100)) as sequencer:
+        assert sequencer.max_steps == 100
         load(sequencer)
         before = sequencer.sequence
         for words, text in bad.items():
@@ -255,13 +279,18 @@ def test_device_refuses_repetitions_out_of_range_and_run_with_nothing_loaded():
         assert sequencer.state() == tango.DevState.OFF
 
 
-def slow_upload_world(tmp_path, latency: float = 1.0) -> str:
-    """The confocal world with uploads of `latency` seconds, long enough to be seen."""
+def changed_world(tmp_path, **sequencer) -> str:
+    """The confocal world with its sequencer section changed by `sequencer`."""
     data = yaml.safe_load(CONFOCAL.read_text())
-    data["instruments"]["sequencer"]["upload_latency"] = latency
-    path = tmp_path / "slow_upload.yaml"
+    data["instruments"]["sequencer"].update(sequencer)
+    path = tmp_path / "changed_sequencer.yaml"
     path.write_text(yaml.safe_dump(data))
     return f"sim:{path}"
+
+
+def slow_upload_world(tmp_path, latency: float = 1.0) -> str:
+    """The confocal world with uploads of `latency` seconds, long enough to be seen."""
+    return changed_world(tmp_path, upload_latency=latency)
 
 
 def test_device_is_moving_while_uploading_and_refuses_run_and_load_until_done(tmp_path):

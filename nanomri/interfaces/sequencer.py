@@ -21,11 +21,12 @@ MAX_DELAY = 100.0  # s, longest hold between the start trigger and the first sam
 
 @dataclass(frozen=True)
 class SequencerConstraints:
-    """Sample clock (Hz), edge grid and memory (samples), repetitions and output channels."""
+    """Sample clock (Hz), edge grid (samples), memory (run-length-encoded steps of one
+    repetition), repetitions and output channels."""
 
     sample_rate: float
     granularity: int
-    max_samples: int
+    max_steps: int
     max_repetitions: int
     channels: tuple[str, ...]
 

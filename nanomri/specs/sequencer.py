@@ -1,6 +1,6 @@
 """World section of the pulse sequencer (AWG / pulse streamer) that times every experiment."""
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from .common import NonNegative, Positive, Strict
 
@@ -10,15 +10,8 @@ class SequencerSpec(Strict):
 
     sample_rate: Positive  # Hz, sample clock of the digital outputs
     granularity: int = Field(ge=1)  # samples: every edge lies on a multiple of it
-    max_samples: int = Field(ge=1)  # memory: samples of one repetition
+    max_steps: int = Field(ge=1)  # memory: run-length-encoded steps of one repetition
     max_repetitions: int = Field(ge=1)  # most repetitions one Run plays
-    upload_rate: Positive  # samples/s transferred to the instrument's memory
+    upload_rate: Positive  # steps/s transferred to the instrument's memory
     upload_latency: NonNegative  # s, fixed cost of every upload
     start_latency: NonNegative  # s, from Run to the first sample out
-
-    @model_validator(mode="after")
-    def _fits(self) -> "SequencerSpec":
-        if self.granularity > self.max_samples:
-            raise ValueError(f"granularity {self.granularity} samples exceeds max_samples "
-                             f"{self.max_samples}: no sequence would fit in memory")
-        return self

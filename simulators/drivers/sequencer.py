@@ -22,7 +22,7 @@ class SimSequencer:
         self.world = world
         self.constraints = SequencerConstraints(
             sample_rate=spec.sample_rate, granularity=spec.granularity,
-            max_samples=spec.max_samples, max_repetitions=spec.max_repetitions,
+            max_steps=spec.max_steps, max_repetitions=spec.max_repetitions,
             channels=CHANNELS)
         self.upload_rate = spec.upload_rate
         self.upload_latency = spec.upload_latency
@@ -35,19 +35,19 @@ class SimSequencer:
         self._armed = False  # Run waits for the stage's next motion start
         world.on_motion_start(self._motion_started)
 
-    def upload_time(self, samples: int) -> float:
-        """Seconds an upload of `samples` takes: fixed latency plus transfer."""
-        return self.upload_latency + samples / self.upload_rate
+    def upload_time(self, steps: int) -> float:
+        """Seconds an upload of `steps` run-length-encoded steps takes: latency plus transfer."""
+        return self.upload_latency + steps / self.upload_rate
 
     def load(self, sequence: Sequence) -> None:
         self._refuse_if_busy("load a sequence")
         c = self.constraints
         try:
-            samples = check(sequence, c.sample_rate, c.granularity, c.max_samples, c.channels)
+            steps = check(sequence, c.sample_rate, c.granularity, c.max_steps, c.channels)
         except SequenceError as exc:
             raise Refused("SEQUENCE", str(exc)) from None
         self._sequence = sequence
-        self._ready = self.world.clock() + self.upload_time(samples)
+        self._ready = self.world.clock() + self.upload_time(steps)
 
     def sequence(self) -> Sequence | None:
         return self._sequence
