@@ -241,6 +241,90 @@ def sardana_servers_and_devices(config: dict) -> tuple[list[str], list[str], str
     return sorted(servers), devices + doors, doors[0]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    keeps the last one silently: a second element `x` of a controller would replace the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_sardana_yaml(rendered: Path, template: Path) -> dict:
+    """The Sardana configuration, or a one-line StackError naming the template and the line."""
+    try:
+        config = yaml.load(rendered.read_text(), Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise StackError(f"{template}: {where}{exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise StackError(f"{template}: {' '.join(str(exc).split())}") from None
+    if not isinstance(config, dict):
+        raise StackError(f"{template}: not a mapping of pools and macro_servers")
+    return config
+
+
+def check_unique_names(config: dict, source: Path) -> None:
+    """Refuse a name given to two of the controllers, elements and measurement groups of the
+    file: Sardana needs them unique in a pool, and they become Tango aliases, global and caseless
+    (sardana-config would stop half-way with `alias x already exists`, or move the alias)."""
+    seen: dict[str, str] = {}
+    for pool_name, pool in (config.get("pools") or {}).items():
+        named = []
+        for ctrl_name, ctrl in (pool.get("controllers") or {}).items():
+            named.append((ctrl_name, f"controller of pool {pool_name}"))
+            named.extend((name, f"{ctrl.get('type', 'element')} of {ctrl_name}")
+                         for name in ctrl.get("elements") or {})
+        named.extend((name, f"measurement group of pool {pool_name}")
+                     for name in pool.get("measurement_groups") or {})
+        for name, what in named:
+            first = seen.setdefault(str(name).lower(), what)
+            if first is not what:
+                raise StackError(f"{source}: name {name!r} is given twice ({first} and {what}); "
+                                 "controllers, elements and measurement groups need unique names")
+
+
+def sardana_config_errors(log: Path, config: dict) -> str:
+    """The errors sardana-config printed after `Error:` (its checks of the file), in one line,
+    with the controller's file for its "module 'ctrl_conf'" (what it imports the file as)."""
+    lines = log.read_text(errors="replace").splitlines()
+    if "Error:" not in lines:
+        return ""
+    entries: list[str] = []
+    for line in lines[lines.index("Error:") + 1:]:
+        if line[:1].isspace() and entries:
+            entries[-1] += " " + line.strip()
+        elif line.strip():
+            entries.append(line.strip())
+    for i, entry in enumerate(entries):
+        if found := re.match(r"pools -> (.+?) -> controllers -> (.+?):", entry):
+            pool = (config.get("pools") or {}).get(found[1], {})
+            ctrl = pool.get("controllers", {}).get(found[2], {})
+            entries[i] = entry.replace("module 'ctrl_conf'", str(ctrl.get("python_module")))
+    return "; ".join(entries[1:] or entries)  # entries[0]: "Configuration contains errors!"
+
+
+def load_sardana_yaml(launcher: Launcher, rendered: Path, template: Path, config: dict) -> None:
+    """sardana-config checks the file (with --check-code against the controllers' code: unknown
+    class, controller properties, roles, …) and writes it only if all is well."""
+    name = f"sardana-config-{template.stem}"
+    try:
+        launcher.run_tool(name, [str(BIN / "sardana-config"), "load", "--write", "--check-code",
+                                 "--environment", str(rendered)])
+    except StackError:
+        errors = sardana_config_errors(launcher.paths.logs / f"{name}.log", config)
+        if not errors:
+            raise
+        raise StackError(f"{template}: {errors}") from None
+
+
 def wait_for_devices(launcher: Launcher, names: list[str], timeout: float) -> None:
     """Block until every device answers, or say which did not and why."""
     import tango
@@ -291,12 +375,24 @@ def up(paths: Paths, world: Path, tango_host: str | None = None, port: int = 0,
     return stack
 
 
-def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeout: float) -> Stack:
-    """Register conf/tango and conf/sardana in the database, start their servers, wait."""
+def configure(launcher: Launcher, world: Path) -> tuple[tuple[list, list], tuple[list, list], str]:
+    """Check and register conf/sardana, then conf/tango, in the database: (servers, devices) of
+    the instruments and of Sardana, and the Door. A bad Sardana YAML writes nothing."""
     paths = launcher.paths
     instruments = ([], [])  # (servers, devices) of conf/tango
     sardana = ([], [])  # (servers, devices) of conf/sardana
     door = None
+    for template in sorted((paths.root / "conf" / "sardana").glob("*.yaml")):
+        rendered = paths.state / f"sardana-{template.name}"
+        rendered.write_text(render(template, paths, world))
+        config = read_sardana_yaml(rendered, template)
+        check_unique_names(config, template)
+        load_sardana_yaml(launcher, rendered, template, config)
+        servers, devices, door = sardana_servers_and_devices(config)
+        sardana[0].extend(servers)
+        sardana[1].extend(devices)
+    if door is None:
+        raise StackError(f"no Door configured in {paths.root / 'conf' / 'sardana'}")
     for template in sorted((paths.root / "conf" / "tango").glob("*.json")):
         rendered = paths.state / f"tango-{template.name}"
         rendered.write_text(render(template, paths, world))
@@ -305,17 +401,12 @@ def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeou
         dsconfig = json.loads(rendered.read_text())
         instruments[0].extend(tango_servers(dsconfig))
         instruments[1].extend(tango_devices(dsconfig))
-    for template in sorted((paths.root / "conf" / "sardana").glob("*.yaml")):
-        rendered = paths.state / f"sardana-{template.name}"
-        rendered.write_text(render(template, paths, world))
-        launcher.run_tool(f"sardana-config-{template.stem}",
-                          [str(BIN / "sardana-config"), "load", "--write", "--environment",
-                           str(rendered)])
-        servers, devices, door = sardana_servers_and_devices(yaml.safe_load(rendered.read_text()))
-        sardana[0].extend(servers)
-        sardana[1].extend(devices)
-    if door is None:
-        raise StackError(f"no Door configured in {paths.root / 'conf' / 'sardana'}")
+    return instruments, sardana, door
+
+
+def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeout: float) -> Stack:
+    """Register conf/tango and conf/sardana in the database, start their servers, wait."""
+    instruments, sardana, door = configure(launcher, world)
     # instruments first: the Pool's controllers connect to them as the Pool starts
     for servers, devices in (instruments, sardana):
         for server in servers:
