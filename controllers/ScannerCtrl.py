@@ -2,7 +2,7 @@
 
 import tango
 from sardana import State
-from sardana.pool.controller import Description, MotorController, Type
+from sardana.pool.controller import Access, DataAccess, Description, MotorController, Type
 
 AXES = {1: "x", 2: "y", 3: "z"}
 
@@ -13,6 +13,12 @@ class ScannerCtrl(MotorController):
     MaxDevice = 3
     ctrl_properties = {
         "device": {Type: str, Description: "Tango device name of the nanomri Scanner"},
+    }
+
+    axis_attributes = {
+        "ScannerDevice": {Type: str, Access: DataAccess.ReadOnly,
+                          Description: "the Scanner device this axis belongs to: hardware-timed "
+                                       "rasters play their motion program on it"},
     }
 
     def __init__(self, inst, props, *args, **kwargs):
@@ -67,6 +73,11 @@ class ScannerCtrl(MotorController):
         if name == "step_per_unit":
             return 1.0
         return super().GetAxisPar(axis, name)
+
+    def GetAxisExtraPar(self, axis, name):
+        if name.lower() == "scannerdevice":
+            return self.device
+        return super().GetAxisExtraPar(axis, name)
 
     def _write_changed(self, name: str, value: float) -> None:
         """Write a device setting only if it changes: continuous scans set the same motion

@@ -3,10 +3,14 @@
 The STM/AFM scan head, which adds a tip, is `ScanHead` (`scan_head.py`), a subclass of this.
 """
 
+import json
+import math
+
 from tango import AttrWriteType, DevState
 from tango.server import attribute, command
 
-from nanomri.interfaces.scanner import AXES
+from nanomri.interfaces.errors import Refused
+from nanomri.interfaces.scanner import AXES, PathMove
 
 from .base import InstrumentDevice
 from .validation import refusals, require_finite
@@ -136,6 +140,11 @@ class Scanner(InstrumentDevice):
     drift_corrected_y = _drift_corrected("y")
     drift_corrected_z = _drift_corrected("z")
 
+    @attribute(dtype=float, unit="s", format="%.3e",
+               doc="time a closed-loop axis takes to settle after a move")
+    def settle_time(self) -> float:
+        return self.driver.constraints.settle_time
+
     def init_instrument(self) -> None:
         c = self.driver.constraints
         for axis in AXES:
@@ -166,5 +175,39 @@ class Scanner(InstrumentDevice):
     def Stop(self) -> None:
         self.driver.stop()
 
+    @command(dtype_in=str, doc_in='Motion program, JSON list of {"axis", "start" (s from the '
+             'program start), "target" (m), "velocity" (m/s)}: checked and kept for RunPath')
+    def LoadPath(self, text: str) -> None:
+        with refusals():
+            self.driver.load_path(parse_path(text))
+
+    @command(dtype_out=float, doc_out="s until every axis has settled",
+             doc_in="Play the loaded program from now; its start fires the motion-start output")
+    def RunPath(self) -> float:
+        with refusals():
+            return self.driver.run_path()
+
     def safe_state(self) -> None:
         self.driver.stop()
+
+
+def parse_path(text: str) -> list[PathMove]:
+    """The moves of a LoadPath argument, refusing what is not a list of complete moves."""
+    try:
+        items = json.loads(text)
+    except ValueError as e:
+        raise Refused("PATH", f"motion program is not JSON: {e}") from None
+    fields = {"axis", "start", "target", "velocity"}
+    if not isinstance(items, list):
+        raise Refused("PATH", "a motion program is a JSON list of moves")
+    moves = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != fields:
+            raise Refused("PATH", f"move {i} must have exactly {sorted(fields)}")
+        numbers = [item[k] for k in ("start", "target", "velocity")]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers):
+            raise Refused("PATH", f"move {i}: start, target and velocity must be numbers")
+        if not all(math.isfinite(v) for v in numbers):
+            raise Refused("PATH", f"move {i}: start, target and velocity must be finite")
+        moves.append(PathMove(str(item["axis"]), *(float(v) for v in numbers)))
+    return moves

@@ -1,19 +1,30 @@
 """The `raster` macro: a 2-D image, fast axis nested in slow axis.
 
-Step mode runs on Sardana's step scan (a move and a count per pixel). `--continuous` and
-`--bidirectional` run on its continuous scan (as stock `meshct`): the fast axis sweeps each
-line at constant velocity and the counter takes one value per gate of the pulse sequencer,
-which the stage's motion start triggers; each gate is centred on its pixel, in both directions.
+On two axes of one nanomri scanner the image is taken in hardware: the stage plays one motion
+program (`nanomri.raster_path`) and the pulse sequencer one gate per pixel, both started by the
+program's start, while Sardana's continuous acquisition (as in its time scan) collects one value
+per gate from the hardware-gated measurement group (env ContinuousMntGrp). `step` counts at rest
+on each settled pixel; `--continuous` sweeps each line at constant velocity with each gate
+centred on its pixel; `--bidirectional` sweeps odd lines backwards. On other motors, or with
+per-point hooks, `step` runs on Sardana's step scan (a move and a count per pixel).
 """
 
+import json
+import time
+
 import numpy as np
+import tango
 from sardana.macroserver.macro import Hookable, Macro, Type
-from sardana.macroserver.macros import scan as stock
-from sardana.macroserver.scan import CTScan, SScan
-from sardana.macroserver.scan.gscan import MoveableDesc
+from sardana.macroserver.scan import SScan, TScan
+from sardana.macroserver.scan.gscan import MoveableDesc, ScanException, generate_timestamps
+from sardana.pool.pooldefs import SynchDomain, SynchParam
+
+from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
+PER_POINT_HOOKS = ("pre-move", "post-move", "post-step")
 MODES = ("step", "--continuous", "--bidirectional")
+PAUSE_POLL = 0.05  # s between looks at a pause request while the stage plays a program
 
 
 def raster_axes(start: float, end: float, n: int, name: str) -> np.ndarray:
@@ -59,9 +70,6 @@ class raster(Macro, Hookable):
             raise ValueError(f"dwell must be a finite time >= 0 s, got {dwell}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self.continuous = mode != "step"
-        if self.continuous and dwell <= 0:
-            raise ValueError(f"a continuous raster needs a dwell > 0 s, got {dwell}")
         self.fast_positions = raster_axes(fast_start, fast_end, fast_n, "fast axis")
         self.slow_positions = raster_axes(slow_start, slow_end, slow_n, "slow axis")
         self.dwell = dwell
@@ -71,6 +79,7 @@ class raster(Macro, Hookable):
             MoveableDesc(moveable=slow, min_value=slow_start, max_value=slow_end),
         ]
         moveables[0].is_reference = True
+        self.scanner = self._hardware(fast, slow, mode, dwell)
         env = dict(opts.get("env", {}))
         env["nanomri_raster"] = {
             "fast_motor": fast.getName(),
@@ -80,43 +89,49 @@ class raster(Macro, Hookable):
             "dwell": dwell,
             "bidirectional": mode == "--bidirectional",
         }
-        if self.continuous:
-            self._sweeps(mode == "--bidirectional")
-            self._gScan = CTScan(self, self._ct_generator, moveables, env, [], [])
-        else:
+        if self.scanner is None:
+            self.plan = None
             self._gScan = SScan(self, self._generator, moveables, env)
+        else:
+            self.mode, self.limits = mode.lstrip("-"), stage_limits(self.scanner)
+            self.plan = self.plan_from(0)
+            self._gScan = HardwareRaster(self, moveables, env)
         self.setData(self._gScan.data)
 
-    def _sweeps(self, bidirectional: bool) -> None:
-        """The line sweeps of a continuous raster, as stock meshct's generator reads them.
+    def plan_from(self, line: int) -> RasterPlan:
+        """The hardware program of the lines from `line` on (their first is swept forwards)."""
+        return plan_raster(self._axis(self.getMoveable(self.fast_name)), self.fast_positions,
+                           self._axis(self.getMoveable(self.slow_name)),
+                           self.slow_positions[line:], self.dwell, self.mode, *self.limits)
 
-        Each line sweeps half a pixel beyond its first and last pixel, so that gate i (one
-        pixel long) is centred on pixel i whichever way the line goes; no last point.
-        """
-        step = self.fast_positions[1] - self.fast_positions[0]
-        ends = (self.fast_positions[0] - step / 2, self.fast_positions[-1] + step / 2)
-        self.motors = [self.getMoveable(self.fast_name), self.getMoveable(self.slow_name)]
-        n = len(self.fast_positions)
-        self.nr_intervs = np.array([n, len(self.slow_positions) - 1], dtype="i")
-        self.nr_interv, self.nb_points, self.do_last_point = n, n, False
-        self.integ_time, self.latency_time = self.dwell, 0.0
-        self.starts_points, self.waypoints = [], []
-        for row, slow in enumerate(self.slow_positions):
-            first, last = ends[::-1] if bidirectional and row % 2 else ends
-            self.starts_points.append(np.array([first, slow]))
-            self.waypoints.append(np.array([last, slow]))
-        self.starts, self.finals = self.starts_points[0], self.waypoints[-1]
+    def _axis(self, motor) -> str:
+        """The scanner axis (x, y, z) a motor of ScannerCtrl drives."""
+        return "xyz"[int(motor.getAxis()) - 1]
 
-    _ct_generator = stock.meshct._generator
+    def _hardware(self, fast, slow, mode: str, dwell: float) -> tango.DeviceProxy | None:
+        """The scanner that plays this image in hardware, or None for Sardana's step scan."""
+        devices = {scanner_device(m) for m in (fast, slow)}
+        device = devices.pop() if len(devices) == 1 else None
+        proxy = None if device is None else tango.DeviceProxy(device)
+        if proxy is not None and proxy.info().dev_class != "Scanner":
+            device = None  # a scan head's tip moves only by moves checked against the surface
+        hooked = [h for h in PER_POINT_HOOKS if self.getHooks(h)]
+        why = ("its motors are not two axes of one nanomri confocal stage" if device is None
+               else f"{', '.join(hooked)} hooks run at every point" if hooked
+               else "a zero dwell counts nothing in hardware" if dwell <= 0 else None)
+        if why is None:
+            proxy.set_source(tango.DevSource.DEV)
+            return proxy
+        if mode != "step":
+            raise ValueError(f"raster {mode} is played by a nanomri scanner in hardware, but "
+                             f"{why}; use step mode or meshct")
+        self.info(f"raster steps in software (Sardana's step scan): {why}")
+        return None
 
     def getEnv(self, key=None, macro_name=None, door_name=None):
-        """A continuous raster counts with the hardware-gated group (env ContinuousMntGrp) and
-        does not move back after each sweep's overshoot."""
-        if getattr(self, "continuous", False):
-            if key == "ActiveMntGrp":
-                return super().getEnv("ContinuousMntGrp", macro_name, door_name)
-            if key == "ScanOvershootCorrection":  # the next line's approach takes it up
-                return False
+        """A hardware raster counts with the hardware-gated group (env ContinuousMntGrp)."""
+        if key == "ActiveMntGrp" and getattr(self, "plan", None) is not None:
+            return super().getEnv("ContinuousMntGrp", macro_name, door_name)
         return super().getEnv(key, macro_name, door_name)
 
     def _generator(self):
@@ -139,12 +154,11 @@ class raster(Macro, Hookable):
                 yield step
 
     def getTimeEstimation(self) -> float:
-        """At least the time spent counting."""
-        return self.nb_points * self.dwell
+        """The planned program in hardware, at least the time spent counting in software."""
+        return self.nb_points * self.dwell if self.plan is None else self.plan.duration
 
     def getIntervalEstimation(self) -> int:
-        """Points of a step raster, line sweeps of a continuous one."""
-        return len(self.slow_positions) if self.continuous else self.nb_points
+        return self.nb_points
 
     def run(self, *args):
         yield from self._gScan.step_scan()
@@ -152,3 +166,139 @@ class raster(Macro, Hookable):
     @property
     def gscan(self):
         return self._gScan
+
+
+def scanner_device(motor) -> str | None:
+    """The Scanner device behind a motor of ScannerCtrl (its ScannerDevice attribute)."""
+    try:
+        return motor.getAttribute("ScannerDevice").read().rvalue
+    except Exception:  # noqa: BLE001 - any other motor has no such attribute
+        return None
+
+
+def stage_limits(scanner: tango.DeviceProxy) -> tuple[dict[str, AxisLimits], float]:
+    """Each axis's fastest cruise and the acceleration its moves use now, and settling."""
+    limits = {}
+    for axis in "xyz":
+        top = float(scanner.get_attribute_config(f"velocity_{axis}").max_value)
+        limits[axis] = AxisLimits(top, scanner.read_attribute(f"acceleration_{axis}").value)
+    return limits, scanner.read_attribute("settle_time").value
+
+
+def synch_description(plan: RasterPlan) -> list[dict]:
+    """One Sardana synchronisation group per line (time domain, from the program's start):
+    `Initial` where the line's first gate opens, `Delay` from the previous group's last gate
+    as Sardana's generate_timestamps counts it."""
+    groups, last = [], 0.0
+    for gates in plan.line_gates():
+        first = float(gates[0, 0])
+        period = float(gates[1, 0] - gates[0, 0]) if len(gates) > 1 else float(gates[0, 1] -
+                                                                              gates[0, 0])
+        groups.append({
+            SynchParam.Initial: {SynchDomain.Time: first},
+            SynchParam.Delay: {SynchDomain.Time: first - last},
+            SynchParam.Active: {SynchDomain.Time: float(gates[0, 1] - gates[0, 0])},
+            SynchParam.Total: {SynchDomain.Time: period},
+            SynchParam.Repeats: len(gates),
+        })
+        last = float(gates[-1, 0])
+    return groups
+
+
+class HardwareRaster(TScan):
+    """Sardana's continuous acquisition of one value per pixel gate while the stage plays the
+    raster's motion program: the program's start triggers the sequencer's gates."""
+
+    def __init__(self, macro: raster, moveables: list, env: dict):
+        super().__init__(macro, moveables=moveables, env=env)
+        self._synch_description = synch_description(macro.plan)
+        self._keep = macro.nb_points  # gates of the program playing that are recorded
+
+    def _expected(self) -> dict[int, dict]:
+        """Time and nominal position of every pixel, in acquisition order."""
+        macro, plan = self.macro, self.macro.plan
+        fast = np.tile(macro.fast_positions, (plan.lines, 1))
+        if plan.reversed_odd_lines:
+            fast[1::2] = fast[1::2, ::-1]
+        slow = np.repeat(macro.slow_positions, plan.pixels)
+        stamps = generate_timestamps(self.synch_description, time.time() - self._env["startts"])
+        names = [m.moveable.getName() for m in self.moveables]
+        for i, (x, y) in enumerate(zip(fast.ravel(), slow, strict=True)):
+            stamps[i].update({names[0]: float(x), names[1]: float(y)})
+        return stamps
+
+    def scan_loop(self):
+        """Play the image; a pause waits between lines (the line in flight is finished first)
+        and the program goes on from the next line after the resume."""
+        macro, mg = self.macro, self.measurement_group
+        compatible, channels = self.is_measurement_group_compatible(mg)
+        if not compatible:
+            raise ScanException(f"measurement group {mg.getName()} cannot count in hardware "
+                                f"(channels {channels})")
+        for hook in macro.getHooks("pre-acq"):
+            hook()
+        mg.setNbStarts(1)
+        self.data.initial_data = self._expected()
+        line = 0
+        while line < macro.plan.lines:
+            line += self._play(line)
+            macro.pausePoint()
+            macro.checkPoint()
+            if 0 < line < macro.plan.lines:
+                macro.info(f"raster resumes at line {line} of {macro.plan.lines}")
+        self.wait_value_buffer()
+        self.join_thread_pool()
+        self._fill_missing_records()
+        self.data.endRecords()
+        yield 100
+        for hook in macro.getHooks("post-acq"):
+            hook()
+
+    def _play(self, first: int) -> int:
+        """Acquire the lines from `first` on; return how many were completed (fewer when a
+        pause asks to stop at the next line end)."""
+        macro, mg = self.macro, self.measurement_group
+        plan = macro.plan_from(first)
+        self._index_offset, self._keep = first * plan.pixels, plan.gates.shape[0]
+        self.motion.move([plan.start[macro._axis(m.moveable)] for m in self.moveables])
+        macro.scanner.LoadPath(json.dumps([vars(m) for m in plan.moves]))
+        mg.getConfiguration().prepare()
+        mg.setSynchDescription(synch_description(plan))
+        mg.prepare()
+        mg.subscribeValueBuffer(self.value_buffer_changed)
+        lines = plan.lines
+        try:
+            acquisition = mg.start()
+            start = time.monotonic()
+            macro.scanner.RunPath()
+            while mg.getStateEG().readValue() == tango.DevState.MOVING:
+                if macro.isPaused() and lines == plan.lines:
+                    lines = self._last_line(plan, time.monotonic() - start)
+                    self._keep = lines * plan.pixels
+                if lines < plan.lines and time.monotonic() - start > plan.gates[self._keep - 1, 1]:
+                    mg.stop()
+                    macro.scanner.Stop()
+                mg.waitFinish(timeout=PAUSE_POLL, id=acquisition)
+        finally:
+            mg.unsubscribeValueBuffer(self.value_buffer_changed)
+            self.wait_value_buffer()
+        return lines
+
+    def _last_line(self, plan: RasterPlan, elapsed: float) -> int:
+        """Lines to finish before pausing: the one in flight, and for a bidirectional image
+        one more if needed, so that the next program starts with a forward sweep."""
+        ends = plan.gates[plan.pixels - 1::plan.pixels, 1]
+        lines = min(int(np.searchsorted(ends, elapsed)) + 1, plan.lines)
+        if plan.reversed_odd_lines and lines % 2:
+            lines = min(lines + 1, plan.lines)
+        return lines
+
+    def value_buffer_changed(self, channel, value_buffer):
+        """Sardana's handling, without the values of gates past a pause's last line."""
+        if value_buffer is not None:
+            keep = [i for i, index in enumerate(value_buffer["index"]) if index < self._keep]
+            if not keep:
+                return
+            value_buffer = {**value_buffer, "value": [value_buffer["value"][i] for i in keep],
+                            "index": [value_buffer["index"][i] for i in keep]}
+        super().value_buffer_changed(channel, value_buffer)

@@ -1,6 +1,7 @@
 """Trajectories of one scanner axis in time: trapezoidal moves and stops at finite acceleration,
 chained moves, and the path of an axis held by a first-order feedback loop."""
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,18 +66,32 @@ class Trajectory:
 
     def then(self, other: "Trajectory") -> "Trajectory":
         """This path, a rest at its final position, then `other` (which starts after our end)."""
-        if other.starts.size == 0 and other.final == self.final:
-            return self
-        if self.starts.size == 0:
-            return other
-        begins = other.starts[0] if other.starts.size else other.end
-        if other.starts.size == 0 or begins < self.end:
-            raise ValueError(f"a path from {begins} s cannot follow one ending at {self.end} s")
-        return Trajectory(np.concatenate([self.starts, [self.end], other.starts]),
-                          np.concatenate([self.positions, [self.final], other.positions]),
-                          np.concatenate([self.velocities, [0.0], other.velocities]),
-                          np.concatenate([self.accelerations, [0.0], other.accelerations]),
-                          other.end, other.final, other.settled)
+        return Trajectory.chain([self, other])
+
+    @classmethod
+    def chain(cls, paths: "list[Trajectory]") -> "Trajectory":
+        """`then` over many paths at once (a motion program of thousands of moves): each
+        starts at or after the end of the one before."""
+        paths = [p for p in paths if p.starts.size] or paths[-1:]
+        if len(paths) <= 1:
+            return paths[0]
+        for a, b in itertools.pairwise(paths):
+            if b.starts[0] < a.end:
+                raise ValueError(f"a path from {b.starts[0]} s cannot follow one ending at "
+                                 f"{a.end} s")
+        def joined(field: str, rest: list) -> np.ndarray:
+            parts = []
+            for p, r in zip(paths, rest, strict=True):
+                parts += [getattr(p, field), [r]]
+            return np.concatenate(parts[:-1])
+
+        rests_t = [p.end for p in paths]
+        rests_x = [p.final for p in paths]
+        zeros = [0.0] * len(paths)
+        last = paths[-1]
+        return cls(joined("starts", rests_t), joined("positions", rests_x),
+                   joined("velocities", zeros), joined("accelerations", zeros),
+                   last.end, last.final, last.settled)
 
     def stopped_at(self, t: float, acceleration: float, settle: float) -> "Trajectory":
         """This path interrupted at t: decelerate at `acceleration` to rest where it gets."""

@@ -36,6 +36,16 @@ class Playback:
         w = self.sequence.windows(channel)
         return (reps[:, None, None] + w[None, :, :]).reshape(-1, 2)
 
+    def closed_windows(self, channel: str, t: float) -> np.ndarray:
+        """(n, 2) absolute windows of `channel` that have closed by time `t`, also those of the
+        repetition still playing (a sequence played once may hold a whole image's gates)."""
+        done = self.windows(channel, t)
+        current = self.completed(t)
+        if current >= self.repetitions:
+            return done
+        w = self.sequence.windows(channel) + self.start + current * self.sequence.length
+        return np.concatenate([done, w[w[:, 1] <= min(t, self.end)]])
+
     def high(self, channel: str, times: np.ndarray) -> np.ndarray:
         """True where `channel` is high at each of `times`."""
         times = np.asarray(times, dtype=float)

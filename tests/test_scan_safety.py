@@ -267,9 +267,7 @@ def test_safe_state_macro_retracts_the_tip_and_blanks_the_laser(lab: Lab, engage
 
 @pytest.mark.stack
 def test_aborted_scan_of_the_tip_retracts_it(lab: Lab, engaged_tip):
-    lab.stack.run_ok("defctrl ScannerCtrl tip_ctrl device nanomri/confocal/probe")
-    lab.stack.run_ok("defm tip_x tip_ctrl 1")
-    x = engaged_tip.x
+    x = engaged_tip.x  # tip_x: axis 1 of tip_ctrl in conf/sardana/nanomri.yaml
     run, _ = start_scan(lab, f"ascan tip_x {x - 50e-9} {x + 50e-9} 100 0.01", 3)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)

@@ -1,9 +1,11 @@
 """Driver interface of a closed-loop xyz scanner (piezo stage or STM/AFM scan head with a tip)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 AXES = ("x", "y", "z")
+MAX_PATH_MOVES = 1_000_000  # moves one motion program may hold
 FEEDBACK_MODES = ("current", "frequency_shift", "amplitude")  # STM, FM-AFM, AM-AFM
 FEEDBACK_UNITS = {"current": "A", "frequency_shift": "Hz", "amplitude": "m"}
 
@@ -27,6 +29,17 @@ class ScannerConstraints:
     @property
     def has_tip(self) -> bool:
         return bool(self.feedback_modes)
+
+
+@dataclass(frozen=True)
+class PathMove:
+    """One move of a motion program: `axis` to `target` (m) at cruise `velocity` (m/s),
+    starting `start` s after the program starts, from rest, at the axis's acceleration."""
+
+    axis: str
+    start: float
+    target: float
+    velocity: float
 
 
 class ScannerDriver(Protocol):
@@ -60,6 +73,13 @@ class ScannerDriver(Protocol):
 
     def stop(self) -> None:
         """Decelerate every axis to rest where it is now (a feedback loop stays on)."""
+
+    def load_path(self, moves: Sequence["PathMove"]) -> None:
+        """Check and keep a motion program: timed moves, played by `run_path`."""
+
+    def run_path(self) -> float:
+        """Play the loaded program from now, each axis from where it rests, firing the
+        motion-start output at its start; return its duration until every axis has settled."""
 
     def drift_estimate(self, axis: str) -> float:
         """Estimated drift velocity of the sample along `axis` (m/s)."""

@@ -95,7 +95,7 @@ class SimPhotonCounter:
         if playback is not self._counting:
             self._counting, self._sums, self._total = playback, np.zeros(0, np.int64), 0
         until = min(self.world.clock(), self._armed[1])
-        windows = playback.windows("gate", until)
+        windows = playback.closed_windows("gate", until)
         new = windows[len(self._sums):]
         if len(new):
             counts = self._rng.poisson(self._window_means(new))

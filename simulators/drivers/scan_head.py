@@ -271,6 +271,10 @@ class SimProbe(SimScanner):
         _check_axis(axis)
         return axis in self._moving(self._now())
 
+    def load_path(self, moves) -> None:
+        raise Refused("UNSUPPORTED", "a tip moves only by moves checked against the surface; "
+                                     "motion programs are for the confocal stage")
+
     @_locked
     def move_to(self, axis: str, position: float) -> None:
         self._check_range(axis, position)

@@ -5,12 +5,13 @@ section keeps its own in `paths`, and other simulated instruments reach it throu
 `world.attached[<section>]`. The STM/AFM head with a tip is `scan_head.SimProbe`.
 """
 
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 
 from nanomri.interfaces.errors import Refused
-from nanomri.interfaces.scanner import AXES, ScannerConstraints
+from nanomri.interfaces.scanner import AXES, MAX_PATH_MOVES, PathMove, ScannerConstraints
 from nanomri.specs.probe import ProbeSpec
 from nanomri.specs.scanner import ScannerSpec
 
@@ -18,6 +19,7 @@ from ..motion import Trajectory
 from ..world import SimWorld, open_section
 
 LATERAL = ("x", "y")
+TICK = 1e-9  # s, time resolution of a motion program: a move may start this early
 SAMPLES_PER_FEATURE = 8  # path samples per surface feature width (crash check and loop)
 MAX_SAMPLES = 200_000  # per lateral move, whatever the feature size
 MAX_IDLE_STEP = 1.0  # s, longest loop step while nothing moves over the surface
@@ -58,6 +60,7 @@ class SimScanner:
         self._drift_offset = dict.fromkeys(AXES, 0.0)
         self._drift_since = now
         self._lock = threading.RLock()
+        self._program: tuple[PathMove, ...] = ()
         if attach:
             world.attach(key, self)
 
@@ -145,6 +148,46 @@ class SimScanner:
     @_locked
     def stop(self) -> None:
         self._stop_axes(AXES, self.world.clock())
+
+    @_locked
+    def load_path(self, moves: Sequence[PathMove]) -> None:
+        if not 1 <= len(moves) <= MAX_PATH_MOVES:
+            raise Refused("PATH", f"a motion program holds 1 to {MAX_PATH_MOVES} moves, "
+                                  f"got {len(moves)}")
+        for i, m in enumerate(moves):
+            self._check_range(m.axis, m.target)
+            limit = self.constraints.max_velocity[m.axis]
+            if not (math.isfinite(m.start) and m.start >= 0):
+                raise Refused("PATH", f"move {i} starts at {m.start!r} s; a start is a time "
+                                      ">= 0 s from the program's start")
+            if not 0 < m.velocity <= limit:
+                raise Refused("OUT_OF_RANGE", f"move {i}: velocity of {m.axis} = "
+                                              f"{m.velocity:g} m/s is outside (0, {limit:g}] m/s")
+        self._program = tuple(sorted(moves, key=lambda m: m.start))
+
+    @_locked
+    def run_path(self) -> float:
+        if not self._program:
+            raise Refused("NO_PATH", "no motion program loaded; LoadPath one first")
+        now = self.world.clock()
+        moving = [a for a in AXES if now < self.paths[a].end]
+        if moving:
+            raise Refused("BUSY", f"{', '.join(moving)} still moving; a program starts at rest")
+        pieces = {a: [self.paths[a]] for a in AXES}
+        for i, m in enumerate(self._program):
+            previous = pieces[m.axis][-1]
+            start = max(now + m.start, previous.end) if now + m.start > previous.end - TICK \
+                else now + m.start
+            if start < previous.end:
+                raise Refused("PATH", f"move {i} of {m.axis} starts at {m.start:g} s, before its "
+                                      f"previous move ends at {previous.end - now:g} s")
+            pieces[m.axis].append(self._move(m.axis, m.target, start, previous.final,
+                                             m.velocity))
+        paths = {a: Trajectory.chain(pieces[a]) for a in AXES}
+        self.paths.update(paths)
+        if self.paths is self.world.paths:
+            self.world.motion_started(now)
+        return max(p.settled for p in paths.values()) - now
 
     def drift_estimate(self, axis: str) -> float:
         _check_axis(axis)
