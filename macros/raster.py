@@ -19,7 +19,7 @@ from sardana.macroserver.scan import SScan, TScan
 from sardana.macroserver.scan.gscan import MoveableDesc, ScanException, generate_timestamps
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 
-from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster
+from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster, with_approach
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
 PER_POINT_HOOKS = ("pre-move", "post-move", "post-step")
@@ -258,9 +258,10 @@ class HardwareRaster(TScan):
         """Acquire the lines from `first` on; return how many were completed (fewer when a
         pause asks to stop at the next line end)."""
         macro, mg = self.macro, self.measurement_group
-        plan = macro.plan_from(first)
+        here = {a: v.value for a, v in zip("xyz", macro.scanner.read_attributes(list("xyz")),
+                                            strict=True)}
+        plan = with_approach(macro.plan_from(first), here, *macro.limits)
         self._index_offset, self._keep = first * plan.pixels, plan.gates.shape[0]
-        self.motion.move([plan.start[macro._axis(m.moveable)] for m in self.moveables])
         macro.scanner.LoadPath(json.dumps([vars(m) for m in plan.moves]))
         mg.getConfiguration().prepare()
         mg.setSynchDescription(synch_description(plan))

@@ -7,6 +7,7 @@ where the stage really is: at rest on the pixel (step) or sweeping across it at 
 velocity (continuous, the ramps kept outside the image).
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -132,3 +133,18 @@ def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
             t = leave + max(flyback, step) + settle
     return RasterPlan({fast_axis: ends[0], slow_axis: float(slow[0])}, tuple(moves),
                       np.concatenate(gates), len(fast), len(slow), bidirectional)
+
+
+def with_approach(plan: RasterPlan, here: dict[str, float], limits: dict[str, AxisLimits],
+                  settle: float) -> RasterPlan:
+    """The plan started from `here` (m, at rest): the program first takes each axis to its
+    start point at top speed and lets it settle, then plays the image, later by that time."""
+    moves = [PathMove(axis, 0.0, target, limits[axis].velocity)
+             for axis, target in plan.start.items() if here[axis] != target]
+    if not moves:
+        return plan
+    delay = max(move_time(m.target - here[m.axis], m.velocity, limits[m.axis].acceleration)
+                for m in moves) + settle
+    later = tuple(dataclasses.replace(m, start=m.start + delay) for m in plan.moves)
+    return dataclasses.replace(plan, start=dict(here), moves=tuple(moves) + later,
+                               gates=plan.gates + delay)

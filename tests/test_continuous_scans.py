@@ -58,6 +58,22 @@ def test_ascanct_peaks_at_the_nv_within_a_pixel_in_both_directions(on_the_nv, st
     assert sigma == pytest.approx(300e-9 / 2.3548, rel=0.25)  # the PSF, not motion blur
 
 
+def test_meshct_peaks_at_the_nv_within_a_pixel_on_both_axes(on_the_nv):
+    pixel, half = 50e-9, 0.3e-6
+    n = round(2 * half / pixel)
+    on_the_nv.run_ok(f"meshct x {NV[0] - half} {NV[0] + half} {n} "
+                     f"y {NV[1] - half} {NV[1] + half} 6 0.002 0")
+    path = sorted(glob.glob(str(on_the_nv.results / "scans" / "scan_*.h5")))[-1]
+    with h5py.File(path, "r") as h5:
+        m = h5["entry/measurement"]
+        x, y, counts = m["x"][()], m["y"][()], m["counts"][()]
+    assert counts.size % 7 == 0 and counts.size // 7 in (n, n + 1)  # a gate per pixel, 7 lines
+    assert not np.isnan(counts).any()
+    brightest = np.argmax(counts)
+    line = 2 * half / 6
+    assert abs(x[brightest] - NV[0]) <= pixel and abs(y[brightest] - NV[1]) < line / 2
+
+
 # 100 nm pixels over three NV centres: fine enough that step and continuous see the same PSF
 FIELD = {"x": (10.4e-6, 12.9e-6, 26), "y": (10.5e-6, 13.5e-6, 31)}
 RASTER = "raster " + " ".join(f"{axis} {a} {b} {n}" for axis, (a, b, n) in FIELD.items()) + " 0.003"

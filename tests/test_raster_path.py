@@ -6,7 +6,7 @@ import pytest
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.scanner import PathMove
-from nanomri.raster_path import AxisLimits, move_time, plan_raster
+from nanomri.raster_path import AxisLimits, move_time, plan_raster, with_approach
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.world import SimWorld
 from nanomri.world import load_world
@@ -23,13 +23,17 @@ SLOW = np.linspace(10e-6, 10.4e-6, 5)
 
 
 def played(mode: str, dwell: float = 1e-3):
-    """The plan of a small image and the stage that played it from its start point."""
+    """The plan of a small image and the stage that played it, approach included, from where
+    the stage rested away from the image."""
     clock = FakeClock()
     stage = SimScanner(SimWorld(MODEL, clock))
     plan = plan_raster("x", FAST, "y", SLOW, dwell, mode, LIMITS, SPEC.settle_time)
-    for axis, position in plan.start.items():
-        stage.move_to(axis, position)
+    stage.move_to("x", 20e-6)
+    stage.move_to("y", 5e-6)
     clock.now += 1.0
+    here = {axis: stage.position(axis) for axis in "xyz"}
+    assert all(here[axis] != plan.start[axis] for axis in "xy")
+    plan = with_approach(plan, here, LIMITS, SPEC.settle_time)
     stage.load_path(plan.moves)
     t0 = clock.now
     duration = stage.run_path()
