@@ -139,6 +139,7 @@ class ScanFile:
         self.raster = raster
         self.signal = _first(columns, COUNTER)
         self.image: h5py.Dataset | None = None
+        self._line: dict[int, Mapping[str, object]] = {}  # points of the raster line in flight
         if self.path.exists():
             raise _exists(self.path)
         # built under a hidden name and published whole, so no reader ever opens a half-made
@@ -229,23 +230,54 @@ class ScanFile:
         data.attrs[f"{r.fast}_indices"] = 1
 
     def write_point(self, index: int, values: Mapping[str, object]) -> None:
-        """Store scan point `index`; flush when a raster line (or a plain point) completes."""
-        for col in self.columns:
-            ds = self.measurement[col.name]
-            if index >= ds.shape[0]:  # a scan of unknown length grows point by point
-                ds.resize((index + 1,))
-            value = values.get(col.key)
-            if value is not None:
-                ds[index] = float(value)
+        """Store scan point `index`: a plain point at once, a raster's points line by line (one
+        write per column and line, a hardware raster gives thousands of points a second)."""
         if self.image is None:
+            self._store({index: values})
             self.h5.flush()
             return
-        row, column = self.raster.pixel(index)
-        value = values.get(self.signal.key)
-        if value is not None:
-            self.image[row, column] = float(value)
+        self._line[index] = values
         if (index + 1) % self.image.shape[1] == 0:  # the line's last point in time
+            self._store_line()
             self.h5.flush()
+
+    def _store_line(self) -> None:
+        """Write the raster points held back: the measurement columns and the image row(s)."""
+        points, self._line = self._line, {}
+        if not points:
+            return
+        self._store(points)
+        value = {}
+        for index, values in points.items():
+            if values.get(self.signal.key) is not None:
+                value[self.raster.pixel(index)] = float(values[self.signal.key])
+        for row in sorted({r for r, _ in value}):
+            line = self.image[row, :]
+            for (r, column), v in value.items():
+                if r == row:
+                    line[column] = v
+            self.image[row, :] = line
+
+    def _store(self, points: Mapping[int, Mapping[str, object]]) -> None:
+        """Write consecutive points into every measurement column, one slice per column."""
+        first, last = min(points), max(points)
+        for col in self.columns:
+            ds = self.measurement[col.name]
+            if last >= ds.shape[0]:  # a scan of unknown length grows point by point
+                ds.resize((last + 1,))
+            block = ds[first:last + 1]
+            for index, values in points.items():
+                if values.get(col.key) is not None:
+                    block[index - first] = float(values[col.key])
+            ds[first:last + 1] = block
+
+    def __del__(self) -> None:
+        """A writer dropped without `close` still leaves the line in flight in the file."""
+        try:
+            if self.h5 and self._line:
+                self._store_line()
+        except Exception:  # noqa: BLE001 - at interpreter exit h5py may already be gone
+            pass
 
     def close(self, status: str = "Normal", end_time: datetime | None = None) -> None:
         """Stamp the end and how the scan ended (Normal, Abort, Stop, Exception), and close."""
@@ -253,6 +285,7 @@ class ScanFile:
             return
         when = end_time or datetime.now().astimezone()
         try:
+            self._store_line()  # an interrupted line keeps the points it got
             self.entry["end_time"][()] = np.bytes_(when.isoformat())
             self.entry["end_status"][()] = np.bytes_(status)
         finally:
