@@ -6,14 +6,12 @@ setpoint while the magnet ramps and its field otherwise. Moving while ramping, h
 done, Fault after a quench; stop and abort hold the field where it is (the magnet's Pause).
 """
 
-import threading
-import time
-
 import tango
 from sardana import State
 from sardana.pool.controller import Description, MotorController, Type
 
-LIMITS_WAIT = 120.0  # s to wait for the Pool to export a motor's device
+from nanomri.controllers.motor_limits import copy_limits_later
+
 AXES = {1: "Bx", 2: "By", 3: "Bz"}
 STATES = {tango.DevState.ON: State.On, tango.DevState.MOVING: State.Moving,
           tango.DevState.FAULT: State.Fault}
@@ -25,34 +23,6 @@ def ramp_target(moved: dict[int, float], setpoint: list[float], field: list[floa
     magnet is ramping (not to cut that ramp short), else where the field is."""
     others = setpoint if ramping else field
     return [moved.get(axis, others[axis - 1]) for axis in AXES]
-
-
-def copy_limits(source: tango.DeviceProxy, attribute: str, motor: str) -> None:
-    """Give the Pool motor `motor` the min/max of `attribute` of `source` as its Position limits
-    (Sardana's limits: scans check them before they move anything), unless it has them."""
-    wanted = source.get_attribute_config(attribute)
-    proxy = tango.DeviceProxy(motor)
-    config = proxy.get_attribute_config("Position")
-    if (config.min_value, config.max_value) != (wanted.min_value, wanted.max_value):
-        config.min_value, config.max_value = wanted.min_value, wanted.max_value
-        proxy.set_attribute_config(config)
-
-
-def copy_limits_later(ctrl, source: tango.DeviceProxy, attribute: str, axis: int) -> None:
-    """`copy_limits` for an axis of `ctrl`, in a thread that retries until the motor's device
-    answers: a controller adds its axes before the Pool has exported their devices."""
-    def run() -> None:
-        deadline = time.monotonic() + LIMITS_WAIT
-        with tango.EnsureOmniThread():
-            while True:
-                try:
-                    return copy_limits(source, attribute, ctrl.GetAxisName(axis))
-                except Exception as exc:  # axis not registered or device not exported yet
-                    if time.monotonic() > deadline:
-                        return ctrl._log.warning("%s limits not copied: %s", attribute, exc)
-                time.sleep(0.5)
-
-    threading.Thread(target=run, name=f"{attribute} limits", daemon=True).start()
 
 
 class MagnetCtrl(MotorController):

@@ -4,6 +4,8 @@ import tango
 from sardana import State
 from sardana.pool.controller import Access, DataAccess, Description, MotorController, Type
 
+from nanomri.controllers.motor_limits import copy_limits_later
+
 AXES = {1: "x", 2: "y", 3: "z"}
 
 
@@ -31,6 +33,7 @@ class ScannerCtrl(MotorController):
     def AddDevice(self, axis):
         if axis not in AXES:
             raise ValueError(f"scanner axis must be one of {sorted(AXES)}, got {axis}")
+        copy_limits_later(self, self._proxy, AXES[axis], axis)
 
     def StateAll(self):
         devstate = self._proxy.state()

@@ -25,6 +25,7 @@ HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step"
 PER_POINT_HOOKS = ("pre-move", "post-move", "post-step")
 MODES = ("step", "--continuous", "--bidirectional")
 PAUSE_POLL = 0.05  # s between looks at a pause request while the stage plays a program
+PAUSE_MARGIN = 0.05  # s: a line ending this close to a pause is taken again, to be sure
 
 
 def raster_axes(start: float, end: float, n: int, name: str) -> np.ndarray:
@@ -74,6 +75,7 @@ class raster(Macro, Hookable):
         self.slow_positions = raster_axes(slow_start, slow_end, slow_n, "slow axis")
         self.dwell = dwell
         self.nb_points = fast_n * slow_n
+        self.repeated_lines: list[int] = []  # lines a pause interrupted, taken again
         moveables = [
             MoveableDesc(moveable=fast, min_value=fast_start, max_value=fast_end),
             MoveableDesc(moveable=slow, min_value=slow_start, max_value=slow_end),
@@ -99,10 +101,11 @@ class raster(Macro, Hookable):
         self.setData(self._gScan.data)
 
     def plan_from(self, line: int) -> RasterPlan:
-        """The hardware program of the lines from `line` on (their first is swept forwards)."""
+        """The hardware program of the lines from `line` on, each swept as in the whole image."""
         return plan_raster(self._axis(self.getMoveable(self.fast_name)), self.fast_positions,
                            self._axis(self.getMoveable(self.slow_name)),
-                           self.slow_positions[line:], self.dwell, self.mode, *self.limits)
+                           self.slow_positions[line:], self.dwell, self.mode, *self.limits,
+                           first_backwards=line % 2 == 1)
 
     def _axis(self, motor) -> str:
         """The scanner axis (x, y, z) a motor of ScannerCtrl drives."""
@@ -213,6 +216,8 @@ class HardwareRaster(TScan):
         super().__init__(macro, moveables=moveables, env=env)
         self._synch_description = synch_description(macro.plan)
         self._keep = macro.nb_points  # gates of the program playing that are recorded
+        self._held: dict = {}  # channel -> (index, value) of its line in flight
+        self._released = 0  # values of the program playing passed on to Sardana
 
     def _expected(self) -> dict[int, dict]:
         """Time and nominal position of every pixel, in acquisition order."""
@@ -228,8 +233,8 @@ class HardwareRaster(TScan):
         return stamps
 
     def scan_loop(self):
-        """Play the image; a pause waits between lines (the line in flight is finished first)
-        and the program goes on from the next line after the resume."""
+        """Play the image; a pause stops it at once and after the resume the program goes on
+        from the line it interrupted."""
         macro, mg = self.macro, self.measurement_group
         compatible, channels = self.is_measurement_group_compatible(mg)
         if not compatible:
@@ -255,13 +260,14 @@ class HardwareRaster(TScan):
             hook()
 
     def _play(self, first: int) -> int:
-        """Acquire the lines from `first` on; return how many were completed (fewer when a
-        pause asks to stop at the next line end)."""
+        """Acquire the lines from `first` on; return how many were completed. A pause stops
+        stage and gates at once; the line in flight is dropped, noted, and taken again."""
         macro, mg = self.macro, self.measurement_group
         here = {a: v.value for a, v in zip("xyz", macro.scanner.read_attributes(list("xyz")),
                                             strict=True)}
         plan = with_approach(macro.plan_from(first), here, *macro.limits)
         self._index_offset, self._keep = first * plan.pixels, plan.gates.shape[0]
+        self._held, self._released = {}, 0
         macro.scanner.LoadPath(json.dumps([vars(m) for m in plan.moves]))
         mg.getConfiguration().prepare()
         mg.setSynchDescription(synch_description(plan))
@@ -274,32 +280,45 @@ class HardwareRaster(TScan):
             macro.scanner.RunPath()
             while mg.getStateEG().readValue() == tango.DevState.MOVING:
                 if macro.isPaused() and lines == plan.lines:
-                    lines = self._last_line(plan, time.monotonic() - start)
+                    lines = max(self._lines_done(plan, time.monotonic() - start - PAUSE_MARGIN),
+                                self._released // plan.pixels)
                     self._keep = lines * plan.pixels
-                if lines < plan.lines and time.monotonic() - start > plan.gates[self._keep - 1, 1]:
                     mg.stop()
                     macro.scanner.Stop()
+                    if lines < plan.lines:
+                        macro.repeated_lines.append(first + lines)
+                        macro.info(f"pause: line {first + lines} is dropped and taken again "
+                                   "after resume")
                 mg.waitFinish(timeout=PAUSE_POLL, id=acquisition)
         finally:
             mg.unsubscribeValueBuffer(self.value_buffer_changed)
+            for channel in list(self._held):  # what came of the last line, or of an abort
+                self._release(channel, self._keep)
             self.wait_value_buffer()
         return lines
 
-    def _last_line(self, plan: RasterPlan, elapsed: float) -> int:
-        """Lines to finish before pausing: the one in flight, and for a bidirectional image
-        one more if needed, so that the next program starts with a forward sweep."""
+    @staticmethod
+    def _lines_done(plan: RasterPlan, elapsed: float) -> int:
+        """Lines whose last gate had closed `elapsed` s into the program."""
         ends = plan.gates[plan.pixels - 1::plan.pixels, 1]
-        lines = min(int(np.searchsorted(ends, elapsed)) + 1, plan.lines)
-        if plan.reversed_odd_lines and lines % 2:
-            lines = min(lines + 1, plan.lines)
-        return lines
+        return int(np.searchsorted(ends, elapsed, side="right"))
 
     def value_buffer_changed(self, channel, value_buffer):
-        """Sardana's handling, without the values of gates past a pause's last line."""
-        if value_buffer is not None:
-            keep = [i for i, index in enumerate(value_buffer["index"]) if index < self._keep]
-            if not keep:
-                return
-            value_buffer = {**value_buffer, "value": [value_buffer["value"][i] for i in keep],
-                            "index": [value_buffer["index"][i] for i in keep]}
-        super().value_buffer_changed(channel, value_buffer)
+        """Hand Sardana whole lines only: the values of a line in flight wait for its end, so
+        a line a pause drops was never recorded and its repeat records each pixel once."""
+        if value_buffer is None:
+            return
+        held = self._held.setdefault(channel, [])
+        held += zip(value_buffer["index"], value_buffer["value"], strict=True)
+        self._release(channel, min(held[-1][0] + 1, self._keep) // self.macro.plan.pixels
+                      * self.macro.plan.pixels)
+
+    def _release(self, channel, end: int) -> None:
+        """Pass on the held values of `channel` before index `end` (of the program playing)."""
+        held = self._held.get(channel, [])
+        ready = [(i, v) for i, v in held if i < end]
+        self._held[channel] = [(i, v) for i, v in held if i >= end]
+        if ready:
+            self._released = max(self._released, ready[-1][0] + 1)
+            super().value_buffer_changed(channel, {"index": [i for i, _ in ready],
+                                                   "value": [v for _, v in ready]})

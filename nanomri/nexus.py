@@ -279,6 +279,14 @@ class ScanFile:
         except Exception:  # noqa: BLE001 - at interpreter exit h5py may already be gone
             pass
 
+    def note_repeated_lines(self, lines: list[int]) -> None:
+        """Say in the file which raster lines a pause interrupted and were taken again whole
+        (`entry/notes`, NXnote): their pixels are from the repeat, not from the first pass."""
+        notes = _group(self.entry, "notes", "NXnote")
+        _text(notes, "description", "raster lines interrupted by a pause, dropped, and taken "
+                                    "again after resume (slow-axis index, from 0)")
+        notes.create_dataset("repeated_lines", data=np.asarray(lines, dtype=np.int64))
+
     def close(self, status: str = "Normal", end_time: datetime | None = None) -> None:
         """Stamp the end and how the scan ended (Normal, Abort, Stop, Exception), and close."""
         if not self.h5:

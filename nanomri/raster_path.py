@@ -68,9 +68,10 @@ def _pitch(positions: np.ndarray, name: str) -> float:
 
 
 def plan_raster(fast_axis: str, fast: np.ndarray, slow_axis: str, slow: np.ndarray,
-                dwell: float, mode: str, limits: dict[str, AxisLimits],
-                settle: float) -> RasterPlan:
-    """The program and gates of an image of `fast` × `slow` pixel positions (m, ascending)."""
+                dwell: float, mode: str, limits: dict[str, AxisLimits], settle: float,
+                first_backwards: bool = False) -> RasterPlan:
+    """The program and gates of an image of `fast` × `slow` pixel positions (m, ascending);
+    `first_backwards` starts a bidirectional image with a backward sweep (an odd line)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not dwell > 0:
@@ -80,7 +81,7 @@ def plan_raster(fast_axis: str, fast: np.ndarray, slow_axis: str, slow: np.ndarr
     if mode == "step":
         return _plan_step(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch)
     return _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
-                        mode == "bidirectional")
+                        mode == "bidirectional", first_backwards)
 
 
 def _plan_step(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch) -> RasterPlan:
@@ -105,7 +106,7 @@ def _plan_step(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch) -
 
 
 def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
-                 bidirectional) -> RasterPlan:
+                 bidirectional, first_backwards) -> RasterPlan:
     """Sweep each line at pitch/dwell, ramps outside the image, gate i centred on pixel i."""
     f, s = limits[fast_axis], limits[slow_axis]
     velocity = pitch / dwell
@@ -121,7 +122,7 @@ def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
     opens = ramp + dwell * np.arange(len(fast))
     moves, gates, t = [], [], 0.0
     for k, y in enumerate(slow):
-        backwards = bidirectional and k % 2 == 1
+        backwards = bidirectional and (k + first_backwards) % 2 == 1
         moves.append(PathMove(fast_axis, t, ends[0] if backwards else ends[1], velocity))
         gates.append(np.column_stack([t + opens, t + opens + dwell]))
         if k + 1 < len(slow):
@@ -131,7 +132,8 @@ def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
             if not bidirectional:
                 moves.append(PathMove(fast_axis, leave, ends[0], f.velocity))
             t = leave + max(flyback, step) + settle
-    return RasterPlan({fast_axis: ends[0], slow_axis: float(slow[0])}, tuple(moves),
+    first = ends[1] if bidirectional and first_backwards else ends[0]
+    return RasterPlan({fast_axis: first, slow_axis: float(slow[0])}, tuple(moves),
                       np.concatenate(gates), len(fast), len(slow), bidirectional)
 
 

@@ -142,4 +142,7 @@ class NanomriNXRecorder(BaseFileRecorder):
             status = self._interruption() or status
         end = env.get("endtime")
         file, self.file = self.file, None
+        repeated = getattr(self.macro, "repeated_lines", None)
+        if repeated:
+            file.note_repeated_lines(repeated)
         file.close(status, end.astimezone() if end else None)

@@ -29,7 +29,7 @@ from .test_magnet import fast_world
 
 
 def controller_module(name: str):
-    """A module of controllers/ (a PoolPath folder, not a package), loaded from its file."""
+    """A module of controllers/ (a PoolPath folder), loaded from its file as the Pool does."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "controllers" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -206,20 +206,23 @@ def test_up_on_an_existing_tango_host_uses_it_and_leaves_it_running(tmp_path):
         db.wait(timeout=30)
 
 
-def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
+@pytest.mark.parametrize("mode, dwell", [("step", 0.005), ("--bidirectional", 0.03)])
+def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun, mode, dwell):
+    """A pause stops at once, keeps whole lines only, and after the resume takes the line it
+    interrupted again; the file names that line."""
     import tango
 
     stack.run_ok("laser_on 1e-3")
     tango_host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
     door = tango.DeviceProxy(f"tango://{tango_host}/nanomri/door/1")
     before = set((stack.results / "scans").glob("scan_*.h5"))
-    run = subprocess.Popen([*NANOMRI, "run", "raster x 10e-6 15e-6 12 y 10e-6 15e-6 12 0.005"],
-                           env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, stdin=subprocess.DEVNULL)
+    line = f"raster x 10e-6 15e-6 12 y 10e-6 15e-6 12 {dwell} {mode}"
+    run = subprocess.Popen([*NANOMRI, "run", line], env=stack.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
         path = started_scan(stack, before, lines=1)
         door.PauseMacro()
-        time.sleep(1.0)
+        time.sleep(0.5)
         assert door.state() == tango.DevState.STANDBY
         with h5py.File(path, "r") as h5:
             done_at_pause = int((~np.isnan(h5["entry/data/counts"][()])).sum())
@@ -235,6 +238,11 @@ def test_paused_raster_stands_still_and_completes_after_resume(stack: StackRun):
         raise
     image, x, y = read_image(path)
     assert not np.isnan(image).any() and 0 < done_at_pause < image.size
+    assert done_at_pause % 12 == 0  # whole lines only: the interrupted one was not kept
+    with h5py.File(path, "r") as h5:
+        repeated = list(h5["entry/notes/repeated_lines"][()]) if "notes" in h5["entry"] else []
+    assert repeated in ([], [done_at_pause // 12])  # the first line not done at the pause
+    assert ("taken again" in out) == bool(repeated)
 
 
 def test_restarted_stack_keeps_its_tango_host_and_memorized_settings(tmp_path):
