@@ -126,3 +126,17 @@ def test_impossible_moves_are_refused_and_the_old_program_kept(move, reason):
     stage.run_path()
     clock.now += 1.0
     assert stage.position("y") == 20e-6 and stage.position("x") == SPEC.initial_position.x
+
+
+def test_a_bidirectional_image_resumed_on_an_odd_line_sweeps_it_backwards():
+    clock = FakeClock()
+    stage = SimScanner(SimWorld(MODEL, clock))
+    plan = plan_raster("x", FAST, "y", SLOW[1:], 1e-3, "bidirectional", LIMITS,
+                       SPEC.settle_time, first_backwards=True)
+    plan = with_approach(plan, {a: stage.position(a) for a in "xyz"}, LIMITS, SPEC.settle_time)
+    stage.load_path(plan.moves)
+    t0 = clock.now
+    stage.run_path()
+    centres = stage.paths["x"].position(t0 + plan.gates.mean(axis=1)).reshape(plan.lines, -1)
+    np.testing.assert_allclose(centres[0::2], np.tile(FAST[::-1], (2, 1)), atol=1e-12)
+    np.testing.assert_allclose(centres[1::2], np.tile(FAST, (2, 1)), atol=1e-12)
