@@ -25,6 +25,7 @@ HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step"
 PER_POINT_HOOKS = ("pre-move", "post-move", "post-step")
 MODES = ("step", "--continuous", "--bidirectional")
 PAUSE_POLL = 0.05  # s between looks at a pause request while the stage plays a program
+REST_WAIT = 2.0  # s for a stopped stage to come to rest before the Pool is told where it is
 PAUSE_MARGIN = 0.05  # s: a line ending this close to a pause is taken again, to be sure
 
 
@@ -295,7 +296,21 @@ class HardwareRaster(TScan):
             for channel in list(self._held):  # what came of the last line, or of an abort
                 self._release(channel, self._keep)
             self.wait_value_buffer()
+            self._tell_the_pool()
         return lines
+
+    def _tell_the_pool(self) -> None:
+        """Once the stage rests, have the Pool read its motors' state and position afresh: it
+        did not move them, and a Pool that still believes a motor moving (read while a stopped
+        program decelerated) gives no MOVING event for the next move, which then waits forever
+        (seen once after Ctrl-C of a raster, under load)."""
+        deadline = time.monotonic() + REST_WAIT
+        while (self.macro.scanner.state() == tango.DevState.MOVING
+               and time.monotonic() < deadline):
+            time.sleep(PAUSE_POLL / 5)
+        for desc in self.moveables:
+            desc.moveable.stateObj.read(cache=False)
+            desc.moveable.getPosition(force=True)
 
     @staticmethod
     def _lines_done(plan: RasterPlan, elapsed: float) -> int:
