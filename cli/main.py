@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .stack import ROOT, Paths, StackError, down, running_stack, up
+from .stack import ROOT, Paths, StackError, down, offline_controllers, running_stack, up
 
 DEFAULT_WORLD = ROOT / "conf" / "worlds" / "confocal.yaml"
 
@@ -25,6 +25,8 @@ def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
     print(f"nanomri is up: world {stack.world}, Door {stack.door}, "
           f"{len(stack.processes)} processes (logs in {paths.logs})")
     print(f"TANGO_HOST={stack.tango_host}")
+    for problem in offline_controllers(stack.devices):
+        print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 

@@ -416,6 +416,25 @@ def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeou
     return Stack(tango_host, str(world), door, instruments[1] + sardana[1], launcher.processes)
 
 
+def offline_controllers(devices: list[str]) -> list[str]:
+    """Each controller of the Pools among `devices` that is not online, with the reason its
+    Pool gives, one line each: the stack runs, but those elements cannot move or count."""
+    import tango
+
+    problems = []
+    for name in devices:
+        proxy = tango.DeviceProxy(name)
+        if proxy.info().dev_class != "Pool":
+            continue
+        for item in proxy.ControllerList or ():
+            ctrl = json.loads(item)
+            device = tango.DeviceProxy(ctrl["full_name"])
+            if device.state() == tango.DevState.FAULT:
+                reason = " ".join(device.status().split())
+                problems.append(f"controller {ctrl['name']} is offline: {reason}")
+    return problems
+
+
 def stop_processes(processes: list[Process], grace: float = 10.0) -> list[str]:
     """SIGTERM each of our processes (last started first), SIGKILL what outlives `grace`."""
     stopped = []

@@ -184,3 +184,24 @@ def test_up_with_a_bad_yaml_says_one_line_and_leaves_nothing_running(
     finally:
         if (state / "stack.json").exists():  # it came up after all: stop what it started
             cli_stack.down(Paths.from_env())
+
+
+def test_up_names_a_controller_whose_instrument_does_not_answer(
+        database: Database, tmp_path, monkeypatch, capsys):
+    root = database.launcher.paths.root
+    monkeypatch.setattr(cli_stack, "ROOT", root)
+    monkeypatch.setenv("NANOMRI_STATE", str(tmp_path / "var"))
+    monkeypatch.setenv("NANOMRI_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("TANGO_HOST", "127.0.0.1:1")  # `up` sets it: put back afterwards
+    with edited(database.template, "device: nanomri/confocal/mw\n",
+                "device: nanomri/confocal/nosuchgenerator\n"):
+        code = cli.main(["up", "--world", str(WORLD)])
+    try:
+        err = capsys.readouterr().err
+        assert code == 0, err
+        warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and "controller mw_ctrl is offline" in warnings[0], err
+        assert "nosuchgenerator" in warnings[0], err
+    finally:
+        if (tmp_path / "var" / "stack.json").exists():
+            cli_stack.down(Paths.from_env())
