@@ -423,15 +423,18 @@ def offline_controllers(devices: list[str]) -> list[str]:
 
     problems = []
     for name in devices:
-        proxy = tango.DeviceProxy(name)
-        if proxy.info().dev_class != "Pool":
-            continue
-        for item in proxy.ControllerList or ():
-            ctrl = json.loads(item)
-            device = tango.DeviceProxy(ctrl["full_name"])
-            if device.state() == tango.DevState.FAULT:
-                reason = " ".join(device.status().split())
-                problems.append(f"controller {ctrl['name']} is offline: {reason}")
+        try:
+            proxy = tango.DeviceProxy(name)
+            if proxy.info().dev_class != "Pool":
+                continue
+            controllers = [json.loads(item) for item in proxy.ControllerList or ()]
+            for ctrl in controllers:
+                device = tango.DeviceProxy(ctrl["full_name"])
+                if device.state() == tango.DevState.FAULT:
+                    reason = " ".join(device.status().split())
+                    problems.append(f"controller {ctrl['name']} is offline: {reason}")
+        except tango.DevFailed as exc:  # up has just seen it answer: say so, do not fail
+            problems.append(f"{name} did not answer: {exc.args[0].desc.strip()}")
     return problems
 
 
