@@ -44,8 +44,7 @@ def _common(values: float | list[float], what: str) -> float:
 # sequencer, which plays descriptions of several groups (a raster line each), teaches it so.
 SynchDescription.integration_time = property(lambda self: _common(self.active_time, "length"))
 SynchDescription.passive_time = property(lambda self: _common(
-    np.subtract(self.total_time, self.active_time).tolist(), "time to the next gate")
-    if len(self) > 1 else self.total_time - self.active_time)
+    np.subtract(self.total_time, self.active_time).tolist(), "time to the next gate"))
 
 
 def group_start(group: dict) -> float:

@@ -301,9 +301,9 @@ class HardwareRaster(TScan):
 
     def _tell_the_pool(self) -> None:
         """Once the stage rests, have the Pool read its motors' state and position afresh: it
-        did not move them, and a Pool that still believes a motor moving (read while a stopped
-        program decelerated) gives no MOVING event for the next move, which then waits forever
-        (seen once after Ctrl-C of a raster, under load)."""
+        did not move them, so `wa` and the next scan's start would see where they were before.
+        (Added while chasing a next scan that waited forever for a MOVING event after Ctrl-C of
+        a raster; it did not cure that.)"""
         deadline = time.monotonic() + REST_WAIT
         while (self.macro.scanner.state() == tango.DevState.MOVING
                and time.monotonic() < deadline):

@@ -242,21 +242,19 @@ class ScanFile:
             self.h5.flush()
 
     def _store_line(self) -> None:
-        """Write the raster points held back: the measurement columns and the image row(s)."""
+        """Write the raster points held back: the measurement columns and the image row."""
         points, self._line = self._line, {}
         if not points:
             return
         self._store(points)
-        value = {}
+        rows: dict[int, np.ndarray] = {}  # a line is written once, whole: nothing to keep
         for index, values in points.items():
+            line, column = self.raster.pixel(index)
+            row = rows.setdefault(line, np.full(self.image.shape[1], np.nan))
             if values.get(self.signal.key) is not None:
-                value[self.raster.pixel(index)] = float(values[self.signal.key])
-        for row in sorted({r for r, _ in value}):
-            line = self.image[row, :]
-            for (r, column), v in value.items():
-                if r == row:
-                    line[column] = v
-            self.image[row, :] = line
+                row[column] = float(values[self.signal.key])
+        for line, row in rows.items():
+            self.image[line, :] = row
 
     def _store(self, points: Mapping[int, Mapping[str, object]]) -> None:
         """Write consecutive points into every measurement column, one slice per column."""
@@ -265,7 +263,7 @@ class ScanFile:
             ds = self.measurement[col.name]
             if last >= ds.shape[0]:  # a scan of unknown length grows point by point
                 ds.resize((last + 1,))
-            block = ds[first:last + 1]
+            block = np.full(last + 1 - first, np.nan)  # points are new: nothing to keep
             for index, values in points.items():
                 if values.get(col.key) is not None:
                     block[index - first] = float(values[col.key])

@@ -7,6 +7,7 @@ every data file stores. Times are in seconds from the start of a repetition.
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,9 +60,17 @@ class Sequence:
         return cls(pulses, _number("length", data["length"]))
 
     def windows(self, channel: str) -> np.ndarray:
-        """(n, 2) start and end times of `channel`'s pulses, in time order."""
-        spans = sorted((p.start, p.end) for p in self.pulses if p.channel == channel)
-        return np.asarray(spans, dtype=float).reshape(-1, 2)
+        """(n, 2) start and end times of `channel`'s pulses, in time order (a copy)."""
+        return self._windows.get(channel, np.empty((0, 2))).copy()
+
+    @cached_property
+    def _windows(self) -> dict[str, np.ndarray]:
+        """Every channel's windows, sorted once: simulated instruments ask for them at every
+        read, and a raster's sequence holds a gate per pixel."""
+        spans: dict[str, list[tuple[float, float]]] = {}
+        for p in self.pulses:
+            spans.setdefault(p.channel, []).append((p.start, p.end))
+        return {c: np.asarray(sorted(w), dtype=float).reshape(-1, 2) for c, w in spans.items()}
 
 
 def _number(name: str, value: object) -> float:

@@ -176,8 +176,9 @@ class SimScanner:
         pieces = {a: [self.paths[a]] for a in AXES}
         for i, m in enumerate(self._program):
             previous = pieces[m.axis][-1]
-            start = max(now + m.start, previous.end) if now + m.start > previous.end - TICK \
-                else now + m.start
+            start = now + m.start
+            if previous.end - TICK < start < previous.end:  # the planner's rounding
+                start = previous.end
             if start < previous.end:
                 raise Refused("PATH", f"move {i} of {m.axis} starts at {m.start:g} s, before its "
                                       f"previous move ends at {previous.end - now:g} s")
