@@ -21,6 +21,23 @@ four methods of `MacroExecutor`, once (a reload replaces the wrappers, never sta
 2. as the outermost macro unwinds: the same again, after the macro's own `on_abort` or
    `finally` (which might have switched something back on), so the Door reports the macro
    stopped only with every instrument safe.
+
+Guards keep a macro from leaving the Door busy for ever (each seen in issue 5's tests):
+
+- the executor's `_abort`/`_stop` jobs never raise: Sardana's thread pool would then skip the
+  callback that says they are done, and the macro thread wait for it without a timeout
+  (sardana-org/sardana#640);
+- a wait for a Pool event (`AttributeEventWait.waitForEvent`) without a timeout wakes every
+  `REACTIVITY` s and raises AbortException itself if the macro of its thread was aborted and
+  has not begun to unwind. Sardana aborts a macro by raising AbortException in its thread at
+  whatever it is doing: a thread blocked in `Condition.wait()` never sees it, and an event
+  listener running in the macro thread catches and logs it (seen: `on_motor_changed`), after
+  which `PoolElement.start` waited for ever for the MOVING of a motion the abort had stopped;
+- the same wait ends after `MISSED_EVENT_AFTER` s when the state it waits for is there when
+  read, or the element rests (ON), with a warning in the Sardana log: the Pool does not always
+  send a motor group's MOVING (seen in 2 of 5 tries: a software raster's first move after a
+  Ctrl-C'd continuous raster and a hardware raster, the group ON at its target while the
+  macro waited for MOVING).
 """
 
 import threading
@@ -28,18 +45,22 @@ import weakref
 from collections.abc import Iterable, Mapping
 
 import tango
-from sardana.macroserver.macro import InterruptException, macro
+from sardana.macroserver.macro import AbortException, InterruptException, macro
 from sardana.macroserver.msexception import UnknownEnv
 from sardana.macroserver.msmacromanager import MacroExecutor
+from taurus.core.util.event import AttributeEventWait
 
 INSTRUMENTS_ENV = "NanomriInstruments"
 SCAN_HEADS = ("probe",)  # roles whose SafeState retracts a tip: only when the macro used them
 TIMEOUT = 2.0  # s for each instrument's SafeState to answer
+REACTIVITY = 0.1  # s: the longest a macro thread waiting for a Pool event takes to see an abort
+MISSED_EVENT_AFTER = 2.0  # s without an awaited state event before the state itself is read
 
 _proxies: dict[str, tango.DeviceProxy] = {}
 _ctrl_properties: dict[str, dict[str, list[str]]] = {}  # Pool controller -> its properties
 _plans = weakref.WeakKeyDictionary()  # executor -> (outermost macro, plan) of its first pass
 _lock = threading.Lock()  # one safe-state pass at a time; guards the caches
+_pending_aborts = weakref.WeakSet()  # executors whose aborted macro has not begun to unwind
 
 
 def safe_roles(instruments: Mapping[str, str], heads_in_use: Iterable[str]) -> dict[str, str]:
@@ -205,22 +226,98 @@ def _wrap_handler(original):
     return handle
 
 
+def _wrap_abort_handler(original):
+    handle = _wrap_handler(original)
+
+    def handle_abort(self, macro_obj):
+        _pending_aborts.discard(self)  # the macro unwinds: the abort reached it
+        handle(self, macro_obj)
+
+    return handle_abort
+
+
+def _wrap_job(original):
+    def job(self):
+        try:
+            original(self)
+        except Exception as exc:  # the callback that says "done" must run: sardana#640
+            self.warning(f"{original.__name__} of the reserved objects failed: {exc!r}")
+
+    return job
+
+
+def _wrap_abort_job(original):
+    job = _wrap_job(original)
+
+    def abort_job(self):
+        _pending_aborts.add(self)
+        job(self)
+
+    return abort_job
+
+
+def _abort_pending_here() -> bool:
+    """Whether the running thread is the macro thread of an aborted macro still running."""
+    here = threading.current_thread()
+    return any(executor._aborted and here in executor._thread_pool.workers
+               for executor in list(_pending_aborts))
+
+
+def _state_reached_unseen(wait: AttributeEventWait, values, equal: bool) -> bool:
+    """Whether the state a wait for a state event is for has come without its event: read now,
+    it is one of `values` (or none of them, `equal` False), or it is at rest after a start."""
+    attr = wait._attr
+    if attr is None or not all(isinstance(v, tango.DevState) for v in values):
+        return False
+    state = attr.read(cache=False).rvalue
+    if (state in values) == equal or state == tango.DevState.ON:
+        attr.warning(f"no event of {values} for {MISSED_EVENT_AFTER:g} s; state now {state}, "
+                     "so it came and went unseen: going on")
+        return True
+    return False
+
+
+def _wrap_wait(original):
+    def wait_for_event(self, values, after=0, equal=True, timeout=None, reactivity=None,
+                       ignore_values=False):
+        if timeout is not None:
+            if reactivity is None and timeout > REACTIVITY:
+                reactivity = REACTIVITY
+            return original(self, values, after, equal, timeout, reactivity, ignore_values)
+        waited = 0.0
+        while not original(self, values, after, equal, REACTIVITY, None, ignore_values):
+            if _abort_pending_here():
+                raise AbortException(f"aborted while waiting for {values}")
+            waited += REACTIVITY
+            if waited >= MISSED_EVENT_AFTER and _state_reached_unseen(self, values, equal):
+                return True
+        return True
+
+    return wait_for_event
+
+
 WRAPPED = {
-    "_MacroExecutor__stopObjects": _wrap_interrupt,  # runs once the macro has been told to stop
-    "_MacroExecutor__abortObjects": _wrap_interrupt,  # runs once AbortException is on its way
-    "_handle_stop": _wrap_handler,
-    "_handle_abort": _wrap_handler,
+    MacroExecutor: {
+        "_MacroExecutor__stopObjects": _wrap_interrupt,  # once the macro has been told to stop
+        "_MacroExecutor__abortObjects": _wrap_interrupt,  # once AbortException is on its way
+        "_handle_stop": _wrap_handler,
+        "_handle_abort": _wrap_abort_handler,
+        "_stop": _wrap_job,
+        "_abort": _wrap_abort_job,
+    },
+    AttributeEventWait: {"waitForEvent": _wrap_wait},
 }
 
 
-def install(executor_class: type = MacroExecutor) -> None:
-    """Wrap the executor's stop/abort steps; the originals are kept, so this can run again."""
-    originals = executor_class.__dict__.get("_nanomri_originals")
-    if originals is None:
-        originals = {name: getattr(executor_class, name) for name in WRAPPED}
-        executor_class._nanomri_originals = originals
-    for name, wrap in WRAPPED.items():
-        setattr(executor_class, name, wrap(originals[name]))
+def install(classes: Mapping[type, Mapping] = WRAPPED) -> None:
+    """Wrap the methods named in `classes`; the originals are kept, so this can run again."""
+    for cls, wrappers in classes.items():
+        originals = cls.__dict__.get("_nanomri_originals")
+        if originals is None:
+            originals = {name: getattr(cls, name) for name in wrappers}
+            cls._nanomri_originals = originals
+        for name, wrap in wrappers.items():
+            setattr(cls, name, wrap(originals[name]))
 
 
 install()
