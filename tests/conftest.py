@@ -11,6 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+LOG_TAIL = 60  # lines of each server log shown with a failed stack test
+
 ROOT = Path(__file__).resolve().parents[1]
 NANOMRI = [sys.executable, "-m", "nanomri.cli.main"]
 
@@ -73,3 +75,30 @@ def stack(tmp_path_factory) -> Iterator[StackRun]:
         down = run.cli("down")
         assert down.returncode == 0, down.stderr
         assert still_running(pids) == [], "processes left behind by nanomri down"
+
+
+def server_report(process: dict) -> str:
+    """The Python stacks of every thread of a stack's server now, and the tail of its log."""
+    spy = Path(sys.executable).with_name("py-spy")
+    try:
+        dump = subprocess.run([str(spy), "dump", "--pid", str(process["pid"])],
+                              capture_output=True, text=True, timeout=60)
+        stacks = dump.stdout + dump.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        stacks = f"py-spy dump failed: {exc}"
+    log = Path(process["log"])
+    tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:] if log.exists() else []
+    return "\n".join([stacks, f"--- last lines of {log}", *tail])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed stack test shows what each server was doing: a hang is seen in its stacks."""
+    outcome = yield
+    report = outcome.get_result()
+    run = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.when != "call" or not report.failed or not isinstance(run, StackRun):
+        return
+    for process in json.loads((run.state / "stack.json").read_text())["processes"]:
+        if process["name"].startswith("Sardana"):
+            report.sections.append((f"server {process['name']}", server_report(process)))
