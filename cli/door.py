@@ -13,6 +13,15 @@ import tango
 STREAMS = ("Output", "Info", "Warning", "Error")
 ENDINGS = {"finish", "exception", "abort", "stop"}
 BUSY = (tango.DevState.RUNNING, tango.DevState.STANDBY)  # STANDBY: the macro is paused
+GRACE = 10.0  # s a macro has to end after AbortMacro, then after ReleaseMacro (spock's 3rd ^C)
+
+
+class DoorStuck(RuntimeError):
+    """The Door still runs a macro after it was aborted and released."""
+
+
+def _timed_out(error: tango.DevFailed) -> bool:
+    return any("Timeout" in e.reason or "TimedOut" in e.reason for e in error.args)
 
 
 @dataclass
@@ -98,21 +107,61 @@ class DoorClient:
         start = time.monotonic()
         try:
             while not self._run.done.wait(poll):
-                if self.proxy.state() not in BUSY and (
-                    self._run.seen_running or time.monotonic() - start > 2.0
-                ):
+                if self._idle() and (self._run.seen_running or time.monotonic() - start > 2.0):
                     break
         except KeyboardInterrupt:
-            self.echo("Warning", "Ctrl-C: aborting the macro")
-            self.proxy.AbortMacro()
-            while self.proxy.state() in BUSY:
-                time.sleep(poll)
+            self._interrupt(poll)
             self._run.ending = "abort"
         time.sleep(poll)  # the last Output/Error events trail the state change
         self._started = False
         if self._run.ending is None:
             self._run.ending = self._endings.get(self._run.macro_id)
         return self._run
+
+    def _idle(self) -> bool:
+        """Whether the Door runs no macro; a Door too busy to answer in time is running one."""
+        try:
+            return self.proxy.state() not in BUSY
+        except tango.DevFailed as error:
+            if _timed_out(error):
+                return False
+            raise
+
+    def _interrupt(self, poll: float) -> None:
+        """Abort the macro; release it if it has not ended `GRACE` s later (or at a new Ctrl-C)."""
+        self.echo("Warning", "Ctrl-C: aborting the macro")
+        for command in ("AbortMacro", "ReleaseMacro"):
+            if self._command(command, poll) and self._wait_idle(poll):
+                return
+            self.echo("Warning", f"the macro still runs after {command}")
+        raise DoorStuck(f"{self.proxy.dev_name()} still runs the macro after AbortMacro and "
+                        "ReleaseMacro: see Sardana-nanomri.log among the stack's logs")
+
+    def _command(self, command: str, poll: float) -> bool:
+        """Send `command`, again while the Door times out; False if it is no longer allowed."""
+        deadline = time.monotonic() + GRACE
+        while True:
+            try:
+                self.proxy.command_inout(command)
+                return True
+            except tango.DevFailed as error:
+                if any(e.reason == "API_CommandNotAllowed" for e in error.args):
+                    return self._idle()  # the macro ended meanwhile
+                if not _timed_out(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(poll)
+
+    def _wait_idle(self, poll: float) -> bool:
+        """Whether the Door became idle within `GRACE` s; a new Ctrl-C stops waiting."""
+        deadline = time.monotonic() + GRACE
+        try:
+            while not self._idle():
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            return False
+        return True
 
 
 def _print_stream(stream: str, line: str) -> None:

@@ -59,13 +59,16 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     door = _tango_env(paths)
     import tango
 
-    from .door import DoorClient, describe_failure
+    from .door import DoorClient, DoorStuck, describe_failure
 
     client = DoorClient(door)
     try:
         result = client.run(args.line)
     except tango.DevFailed as exc:
         print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        return 2
+    except DoorStuck as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         client.close()
