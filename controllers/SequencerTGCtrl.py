@@ -8,14 +8,29 @@ run-length-encoded steps, so 10 000 gates take ~20 000 steps). See `gates_sequen
 Sardana means by the delay of a group. With `start_trigger` STAGE_MOTION the run starts when
 the stage starts moving, so the gates line up with the motion to the sequencer's clock, not to
 software latency.
+
+With the axis attribute `synch_domain` = Position, the gates come from the description's
+position domain instead (Sardana's ascanct and meshct give one): the stage controller's
+position comparator opens each gate where the stage really is (`position_axis`), whatever its
+speed, ramps or lag, and the sequencer passes them on (`PositionGates`).
 """
 
+import json
 import time
 
 import numpy as np
 import tango
 from sardana import State
-from sardana.pool.controller import DefaultValue, Description, TriggerGateController, Type
+from sardana.pool.controller import (
+    Access,
+    DataAccess,
+    DefaultValue,
+    Description,
+    Memorize,
+    Memorized,
+    TriggerGateController,
+    Type,
+)
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 from sardana.pool.poolsynchronization import SynchDescription
 
@@ -24,6 +39,7 @@ from nanomri.sequence import Pulse, Sequence
 
 TICK = 1e-9  # s: times closer than this are the same time to the sequencer
 UPLOAD_TIMEOUT = 10.0  # s to wait for an upload before a run is refused
+DOMAINS = ("Time", "Position")
 STATES = {tango.DevState.RUNNING: State.Moving, tango.DevState.MOVING: State.Moving,
           tango.DevState.ON: State.On, tango.DevState.OFF: State.On,
           tango.DevState.FAULT: State.Fault}
@@ -136,6 +152,27 @@ def _group_on_grid(g: int, group: dict, step: float) -> tuple[int, int, int, int
     return first, active, total, repeats
 
 
+def position_windows(groups: list[dict]) -> list[tuple[float, float]]:
+    """Every gate of every group as the positions where it opens and closes: gate k of a group
+    opens at Initial + k * Total and stays open over Active (signed, Sardana's position domain)."""
+    windows = []
+    for g, group in enumerate(groups):
+        try:
+            initial = group[SynchParam.Initial][SynchDomain.Position]
+            active = group[SynchParam.Active][SynchDomain.Position]
+        except KeyError:
+            raise ValueError(f"synchronisation group {g} has no position domain (Initial and "
+                             "Active positions): use synch_domain Time") from None
+        repeats = int(group.get(SynchParam.Repeats, 1))
+        total = group.get(SynchParam.Total, {}).get(SynchDomain.Position)
+        if repeats > 1 and total is None:
+            raise ValueError(f"synchronisation group {g} repeats {repeats} gates without a "
+                             "total displacement (period)")
+        for start in initial + (total or 0.0) * np.arange(repeats):
+            windows.append((float(start), float(start + active)))
+    return windows
+
+
 class SequencerTGCtrl(TriggerGateController):
     """Axis 1: the gate channel of one PulseSequencer device."""
 
@@ -146,16 +183,51 @@ class SequencerTGCtrl(TriggerGateController):
                           Description: "IMMEDIATE, or STAGE_MOTION: start with the stage's move"},
     }
 
+    axis_attributes = {
+        "synch_domain": {Type: str, Access: DataAccess.ReadWrite, Memorize: Memorized,
+                         DefaultValue: "Time",
+                         Description: "Time: gates at times from the start; Position: at the "
+                                      "stage positions, from the stage's position comparator"},
+        "position_axis": {Type: str, Access: DataAccess.ReadWrite, Memorize: Memorized,
+                          DefaultValue: "x",
+                          Description: "the stage axis (x, y, z) whose position opens the gates "
+                                       "in the Position domain: the scan's moving motor"},
+    }
+
     def __init__(self, inst, props, *args, **kwargs):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
         self._proxy.set_source(tango.DevSource.DEV)
+        self._extra = {"synch_domain": "Time", "position_axis": "x"}
 
     def AddDevice(self, axis):
         if axis != 1:
             raise ValueError(f"the sequencer has one gate output (axis 1), got {axis}")
 
+    def GetAxisExtraPar(self, axis, name):
+        return self._extra[name.lower()]
+
+    def SetAxisExtraPar(self, axis, name, value):
+        name, allowed = name.lower(), DOMAINS if name.lower() == "synch_domain" else tuple("xyz")
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        self._extra[name] = value
+
     def SynchOne(self, axis, synchronization):
+        if self._extra["synch_domain"] == "Position":
+            self._synch_positions(synchronization)
+        else:
+            self._synch_times(synchronization)
+
+    def _synch_positions(self, synchronization) -> None:
+        """Gates from the stage's position comparator, armed for the stage's next move."""
+        windows = position_windows(synchronization)
+        self._proxy.Stop()
+        self._proxy.LoadPositionGates(json.dumps({"axis": self._extra["position_axis"],
+                                                  "windows": windows}))
+        self._write_settings(repetitions=1, delay=0.0, start_trigger=StartTrigger.STAGE_MOTION)
+
+    def _synch_times(self, synchronization) -> None:
         step = self._proxy.granularity_time
         if len(synchronization) == 1:
             sequence, repeats, delay = gate_sequence(synchronization[0], step)
@@ -170,8 +242,10 @@ class SequencerTGCtrl(TriggerGateController):
         text = sequence.to_json()
         if self._proxy.sequence != text:  # every line of a raster plays the same gates
             self._proxy.Load(text)
-        settings = {"repetitions": repeats, "delay": delay,
-                    "start_trigger": StartTrigger[self.start_trigger]}
+        self._write_settings(repetitions=repeats, delay=delay,
+                             start_trigger=StartTrigger[self.start_trigger])
+
+    def _write_settings(self, **settings) -> None:
         now = self._proxy.read_attributes(list(settings))
         for (name, value), current in zip(settings.items(), now, strict=True):
             if current.value != value:  # a write is a database round trip: skip the same

@@ -3,7 +3,11 @@
 The instrument stores one repetition run-length encoded, as (duration, levels) steps, one per
 segment between edges of any channel; `max_steps` is its memory, whatever the length.
 
-States: OFF with no sequence loaded; MOVING while a loaded sequence uploads to the instrument's
+Position gates (`LoadPositionGates`) take the place of a sequence: the stage's position
+comparator opens and closes each gate where the stage is, and Run arms them for its next move.
+
+States: OFF with no sequence (or position gates) loaded; MOVING while a loaded sequence uploads
+to the instrument's
 memory (it takes upload_latency + steps / upload_rate; Load and Run are refused with
 NANOMRI_BUSY until it is done, Status says when); ON when idle with a sequence ready; RUNNING
 from Run until the last repetition has played or Stop. State, `completed` and `progress` push
@@ -13,6 +17,7 @@ polling cache, so `completed` read after State is ON is final. A refused Load le
 sequence as it was.
 """
 
+import json
 import threading
 from typing import NamedTuple
 
@@ -20,7 +25,7 @@ import tango
 from tango import AttrWriteType, DevState
 from tango.server import attribute, command
 
-from nanomri.interfaces.sequencer import MAX_DELAY, StartTrigger
+from nanomri.interfaces.sequencer import MAX_DELAY, PositionGates, StartTrigger
 from nanomri.sequence import CHANNELS, Sequence, SequenceError, check
 
 from .base import InstrumentDevice
@@ -38,6 +43,18 @@ class Seen(NamedTuple):
     progress: float
     loads: int
     runs: int
+
+
+def position_gates_from_json(text: str) -> PositionGates:
+    """PositionGates from `{"axis", "windows"}`; a DevFailed NANOMRI_SEQUENCE names a bad one."""
+    try:
+        data = json.loads(text)
+        axis, windows = data["axis"], data["windows"]
+        gates = tuple((float(a), float(b)) for a, b in windows)
+    except (ValueError, TypeError, KeyError) as exc:
+        fail("SEQUENCE", 'position gates are JSON {"axis": "x", "windows": [[opens, closes], '
+                         f"...]}} in metres: {exc}")
+    return PositionGates(str(axis), gates)
 
 
 class PulseSequencer(InstrumentDevice):
@@ -163,10 +180,22 @@ class PulseSequencer(InstrumentDevice):
             self._loads += 1
         self._wake.set()
 
+    @command(dtype_in=str, doc_in='gates in the position domain as JSON {"axis": "x", "windows": '
+             '[[opens, closes], ...]} (m): the stage\'s position comparator opens each gate as the '
+             'axis passes `opens` and closes it at `closes`; replaces the sequence, Run arms it '
+             'for the stage\'s next move')
+    def LoadPositionGates(self, text: str) -> None:
+        self._refuse_if_busy("load position gates")
+        gates = position_gates_from_json(text)
+        with refusals(), self._lock:
+            self.driver.load_position_gates(gates)
+            self._loads += 1
+        self._wake.set()
+
     @command(doc_in="Play the loaded sequence `repetitions` times")
     def Run(self) -> None:
         self._refuse_if_busy("start a run")
-        if self.driver.sequence() is None:
+        if self.driver.sequence() is None and self.driver.position_gates() is None:
             fail("NO_SEQUENCE", "no sequence loaded; Load one before Run")
         with refusals(), self._lock:
             self.driver.run()
@@ -241,7 +270,8 @@ class PulseSequencer(InstrumentDevice):
             return DevState.RUNNING
         if self._driver.is_uploading():
             return DevState.MOVING
-        return DevState.OFF if self._driver.sequence() is None else DevState.ON
+        loaded = self._driver.sequence() or self._driver.position_gates()
+        return DevState.ON if loaded else DevState.OFF
 
     def dev_status(self) -> str:
         state = self.dev_state()
@@ -249,6 +279,11 @@ class PulseSequencer(InstrumentDevice):
             return self.get_status()
         if state == DevState.OFF:
             return "no sequence loaded"
+        gates = self._driver.position_gates()
+        if gates is not None:
+            what = f"{len(gates.windows)} position gates on the stage's {gates.axis}"
+            return (f"{what}: armed for the stage's next move, or playing"
+                    if state == DevState.RUNNING else f"ready: {what}")
         length = self._driver.sequence().length
         done, asked = self._driver.progress()
         if state == DevState.RUNNING:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CROSSING_SLACK = 1e-9  # s: a crossing this much before `after` (rounding of clock times
+# of ~1e5 s is ~1e-11 s) is seen at `after`
+
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -64,6 +67,23 @@ class Trajectory:
         j = int(np.searchsorted(self.starts, t, side="right") - 1)
         return float(self.velocities[j] + self.accelerations[j] * (t - self.starts[j]))
 
+    def crossing(self, level: float, after: float) -> float | None:
+        """The first time from `after` on at which the axis is at `level`, None if never: what a
+        position comparator of the stage controller sees."""
+        if self.starts.size == 0 or after >= self.end:
+            return after if self.final == level else None
+        first = max(int(np.searchsorted(self.starts, after, side="right")) - 1, 0)
+        if after < self.starts[0] and self.positions[0] == level:
+            return after
+        bounds = np.append(self.starts, self.end)
+        for j in range(first, self.starts.size):
+            lo, hi = max(after - bounds[j], 0.0) - CROSSING_SLACK, bounds[j + 1] - bounds[j]
+            dt = _first_root(0.5 * self.accelerations[j], self.velocities[j],
+                             self.positions[j] - level, lo, hi)
+            if dt is not None:  # a level passed just at `after` (rounding) is passed then
+                return max(float(bounds[j] + dt), after)
+        return self.end if self.final == level else None
+
     def then(self, other: "Trajectory") -> "Trajectory":
         """This path, a rest at its final position, then `other` (which starts after our end)."""
         return Trajectory.chain([self, other])
@@ -103,6 +123,20 @@ class Trajectory:
         accel = -np.sign(v) * acceleration
         return Trajectory(np.array([t]), np.array([p]), np.array([v]), np.array([accel]),
                           t + t_stop, final, t + t_stop + settle)
+
+
+def _first_root(a: float, b: float, c: float, lo: float, hi: float) -> float | None:
+    """The smallest x in [lo, hi] with a x² + b x + c = 0, None if there is none."""
+    if a == 0.0:
+        roots = [-c / b] if b != 0.0 else ([lo] if c == 0.0 else [])
+    else:
+        disc = b * b - 4 * a * c
+        if disc < 0:
+            return None
+        q = -0.5 * (b + np.copysign(np.sqrt(disc), b))  # stable form of the two roots
+        roots = [q / a, c / q] if q != 0.0 else [0.0]
+    inside = [x for x in roots if lo <= x <= hi]
+    return min(inside) if inside else None
 
 
 def follow(times: np.ndarray, targets: np.ndarray, start: float, time_constant: float,

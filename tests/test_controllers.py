@@ -327,3 +327,43 @@ def test_sequencer_controller_loads_several_groups_as_one_run_and_skips_an_uncha
         ctrl.SynchOne(1, THREE_GROUPS[:1])
         assert sequencer.length == pytest.approx(0.2e-3)
         assert (sequencer.repetitions, sequencer.delay) == (3, pytest.approx(0.5e-3))
+
+
+def position_group(initial: float, active: float, total: float, repeats: int) -> dict:
+    """A group as Sardana's ascanct describes it: Initial in position only, the rest in both."""
+    param = SEQUENCER_CTRL.SynchParam
+    return {param.Delay: {TIME: 0.004, POSITION: -4e-7}, param.Initial: {POSITION: initial},
+            param.Active: {TIME: 0.002, POSITION: active},
+            param.Total: {TIME: 0.0025, POSITION: total}, param.Repeats: repeats}
+
+
+def test_position_windows_are_sardanas_position_domain_in_either_direction():
+    windows = SEQUENCER_CTRL.position_windows
+    np.testing.assert_allclose(windows([position_group(1e-5, 4e-8, 5e-8, 3)]),
+                               [(1e-5, 1.004e-5), (1.005e-5, 1.009e-5), (1.01e-5, 1.014e-5)])
+    np.testing.assert_allclose(windows([position_group(1e-5, -4e-8, -5e-8, 2)]),
+                               [(1e-5, 0.996e-5), (0.995e-5, 0.991e-5)])
+    with pytest.raises(ValueError, match="group 0 has no position domain"):
+        windows(THREE_GROUPS)
+
+
+def test_sequencer_controller_in_the_position_domain_arms_the_stages_comparator():
+    with served(PulseSequencer, WORLD) as (sequencer, name):
+        ctrl = SEQUENCER_CTRL.SequencerTGCtrl("tg_ctrl", {"device": name,
+                                                          "start_trigger": "STAGE_MOTION"})
+        ctrl.AddDevice(1)
+        for attribute, value in (("synch_domain", "Energy"), ("position_axis", "xy")):
+            with pytest.raises(ValueError, match=f"{attribute} must be one of"):
+                ctrl.SetAxisExtraPar(1, attribute, value)
+        ctrl.SetAxisExtraPar(1, "synch_domain", "Position")
+        ctrl.SetAxisExtraPar(1, "position_axis", "y")
+        assert ctrl.GetAxisExtraPar(1, "synch_domain") == "Position"
+        ctrl.SynchOne(1, [position_group(1e-5, 4e-8, 5e-8, 20)])
+        assert sequencer.sequence == "" and "20 position gates on the stage's y" in (
+            sequencer.status())
+        ctrl.StartOne(1)
+        assert sequencer.state() == tango.DevState.RUNNING  # armed for the stage's next move
+        ctrl.AbortOne(1)
+        ctrl.SetAxisExtraPar(1, "synch_domain", "Time")
+        ctrl.SynchOne(1, THREE_GROUPS)  # back in time: a sequence replaces the gates
+        assert sequencer.sequence == SEQUENCER_CTRL.gates_sequence(THREE_GROUPS, NS).to_json()

@@ -74,6 +74,24 @@ def test_position_is_continuous_and_monotonic_along_a_move():
     assert np.all(np.diff(p) <= 1e-18) and np.max(np.abs(np.diff(p))) < 1e-8
 
 
+def test_a_position_comparator_sees_each_level_when_the_path_passes_it():
+    v, a = 2e-4, 0.05
+    path = Trajectory.move(0.0, 10e-6, t0=1.0, velocity=v, acceleration=a, settle=0.0)
+    levels = np.linspace(0.0, 10e-6, 41)[1:-1]
+    times = np.array([path.crossing(x, after=1.0) for x in levels])
+    assert np.allclose(path.position(times), levels, rtol=0, atol=1e-15)
+    assert np.all(np.diff(times) > 0)
+    # in the acceleration ramp x = a t² / 2, not the cruise's x = v t
+    assert times[0] - 1.0 == pytest.approx(np.sqrt(2 * levels[0] / a))
+    assert path.crossing(11e-6, after=1.0) is None  # never reached
+    assert path.crossing(10e-6, after=5.0) == 5.0  # at rest there
+    back = path.then(Trajectory.move(10e-6, 0.0, t0=path.end + 0.1, velocity=v,
+                                     acceleration=a, settle=0.0))
+    second = back.crossing(5e-6, after=path.end)  # the way back, not the way out
+    assert second > path.end and back.velocity(second) < 0
+    assert float(back.position(second)) == pytest.approx(5e-6, abs=1e-15)
+
+
 def test_stop_decelerates_to_rest_short_of_the_target():
     path = Trajectory.move(0.0, 50e-6, t0=0.0, velocity=2e-4, acceleration=0.05, settle=0.0)
     t = 0.05  # cruising

@@ -9,7 +9,7 @@ import yaml
 
 from nanomri.devices.sequencer import PulseSequencer
 from nanomri.interfaces.errors import Refused
-from nanomri.interfaces.sequencer import StartTrigger
+from nanomri.interfaces.sequencer import PositionGates, StartTrigger
 from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
@@ -372,3 +372,88 @@ def test_start_settings_are_refused_out_of_range_or_while_armed():
     refused("BUSY", seq.set_start, StartTrigger.IMMEDIATE, 0.0)
     seq.stop()
     assert not seq.is_running() and seq.start() == (StartTrigger.STAGE_MOTION, 0.0)
+
+
+# --- gates in the position domain: the stage's position comparator
+
+def stage_and_sequencer() -> tuple[FakeClock, SimWorld, SimSequencer, SimScanner]:
+    clock = FakeClock()
+    world = SimWorld(MODEL, clock)
+    return clock, world, SimSequencer(world, SPEC), SimScanner(world)
+
+
+def test_position_gates_open_where_the_stage_is_even_in_its_acceleration_ramp():
+    clock, world, seq, stage = stage_and_sequencer()
+    x0 = stage.position("x")
+    opens = x0 + 10e-9 + 50e-9 * np.arange(20)  # the first µm: mostly the ramp to cruise
+    seq.load_position_gates(PositionGates("x", tuple((a, a + 40e-9) for a in opens)))
+    seq.run()
+    assert seq.is_running() and seq.playback is None  # armed for the stage's next move
+    clock.now += 0.5
+    stage.move_to("x", x0 + 5e-6)
+    gates = seq.playback.windows("gate", clock.now + 1.0)
+    path = world.paths["x"]
+    assert gates.shape == (20, 2)
+    assert np.allclose(path.position(gates[:, 0]), opens, rtol=0, atol=1e-12)
+    assert np.allclose(path.position(gates[:, 1]), opens + 40e-9, rtol=0, atol=1e-12)
+    # times for the cruise speed from the motion start would open the first gate ~10 nm early
+    cruise = x0 + stage.velocity("x") * (gates[0, 0] - path.starts[0])
+    assert cruise - opens[0] > 5e-9
+
+
+def test_position_gates_stop_at_the_first_window_the_stage_never_reaches():
+    clock, world, seq, stage = stage_and_sequencer()
+    x0 = stage.position("x")
+    windows = ((x0 + 1e-7, x0 + 2e-7), (x0 + 3e-7, x0 + 4e-7), (x0 + 9e-6, x0 + 10e-6))
+    seq.load_position_gates(PositionGates("x", windows))
+    seq.run()
+    stage.move_to("x", x0 + 1e-6)
+    clock.now += 1.0
+    assert len(seq.playback.windows("gate", clock.now)) == 2 and not seq.is_running()
+
+
+def test_position_gates_the_comparator_cannot_take_are_refused_and_a_sequence_replaces_them():
+    clock, world, seq, stage = stage_and_sequencer()
+    for gates, words in [
+        (PositionGates("q", ((0.0, 1e-6),)), "stage axis"),
+        (PositionGates("x", ((0.0, float("nan")),)), "gate 0"),
+        (PositionGates("x", ((1e-6, 1e-6),)), "two different"),
+        (PositionGates("x", ()), "1 to"),
+    ]:
+        assert words in refused("SEQUENCE", seq.load_position_gates, gates)
+    assert seq.position_gates() is None
+    seq.load_position_gates(PositionGates("x", ((0.0, 1e-6),)))
+    loaded(clock, gated(), seq)
+    assert seq.position_gates() is None and seq.sequence() == gated()
+
+
+def test_device_loads_position_gates_as_json_and_refuses_bad_ones():
+    with device(PulseSequencer) as sequencer:
+        for text, words in [('{"axis": "x"}', "windows"), ("[1, 2]", "JSON"),
+                            ('{"axis": "x", "windows": [[0, 1, 2]]}', "JSON"),
+                            ('{"axis": "w", "windows": [[0, 1e-6]]}', "stage axis")]:
+            with pytest.raises(tango.DevFailed) as exc:
+                sequencer.LoadPositionGates(text)
+            assert reason(exc) == "NANOMRI_SEQUENCE" and words in exc.value.args[0].desc
+        sequencer.LoadPositionGates('{"axis": "x", "windows": [[1e-5, 1.01e-5]]}')
+        assert sequencer.sequence == ""
+        sequencer.Run()
+        assert sequencer.state() == tango.DevState.RUNNING  # armed for the stage's next move
+        assert "1 position gates on the stage's x" in sequencer.status()
+        sequencer.Stop()
+        assert sequencer.state() == tango.DevState.ON
+
+
+def test_position_gates_back_to_back_stay_one_gate_each():
+    """Sardana's ascanct with no latency asks for gates that touch: each is counted alone."""
+    clock, world, seq, stage = stage_and_sequencer()
+    clock.now = 51407.6  # a day of uptime: the clock's rounding is ~1e-11 s
+    x0 = stage.position("x")
+    edges = x0 + 1e-6 + 20e-9 * np.arange(11)
+    seq.load_position_gates(PositionGates("x", tuple(zip(edges[:-1], edges[1:], strict=True))))
+    seq.run()
+    stage.move_to("x", x0 + 2e-6)
+    clock.now += 1.0
+    gates = seq.playback.windows("gate", clock.now)
+    assert len(gates) == 10 and np.all(gates[1:, 0] > gates[:-1, 1])
+    np.testing.assert_allclose(world.paths["x"].position(gates[:, 0]), edges[:-1], atol=1e-12)

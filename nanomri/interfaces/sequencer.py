@@ -20,6 +20,17 @@ MAX_DELAY = 100.0  # s, longest hold between the start trigger and the first sam
 
 
 @dataclass(frozen=True)
+class PositionGates:
+    """Gates in the position domain: the stage controller's position comparator, wired to the
+    sequencer's gate channel, opens gate k when `axis` passes `windows[k][0]` and closes it
+    when the axis next passes `windows[k][1]`, gate after gate, from the stage's next move on.
+    Where the stage really is decides, whatever its speed and ramps."""
+
+    axis: str
+    windows: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
 class SequencerConstraints:
     """Sample clock (Hz), edge grid (samples), memory (run-length-encoded steps of one
     repetition), repetitions and output channels."""
@@ -75,6 +86,14 @@ class SequencerDriver(Protocol):
 
     def stop(self) -> None:
         """End the run now (or disarm it): every channel low."""
+
+    def load_position_gates(self, gates: PositionGates) -> None:
+        """Gate by the stage's position instead of a sequence (replacing it): `run` arms them
+        for the stage's next move. Refused: SEQUENCE for a window the comparator cannot take
+        or more windows than the memory, BUSY as for `load`."""
+
+    def position_gates(self) -> PositionGates | None:
+        """The position gates loaded; None when a sequence is loaded instead, or nothing."""
 
     def set_start(self, trigger: StartTrigger, delay: float) -> None:
         """What starts the next run, and how long after it the first sample plays (s)."""

@@ -5,10 +5,17 @@ and trigger edges); it holds the last run, cut where it was stopped, and None be
 """
 
 import dataclasses
+import math
 
 from nanomri.interfaces.errors import Refused
-from nanomri.interfaces.sequencer import MAX_DELAY, SequencerConstraints, StartTrigger
-from nanomri.sequence import CHANNELS, Sequence, SequenceError, check
+from nanomri.interfaces.scanner import AXES
+from nanomri.interfaces.sequencer import (
+    MAX_DELAY,
+    PositionGates,
+    SequencerConstraints,
+    StartTrigger,
+)
+from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
 from nanomri.specs.sequencer import SequencerSpec
 
 from ..playback import Playback
@@ -29,6 +36,7 @@ class SimSequencer:
         self.start_latency = spec.start_latency
         self.playback: Playback | None = None  # the current or last run, as played
         self._sequence: Sequence | None = None
+        self._position_gates: PositionGates | None = None
         self._ready = -float("inf")  # world time the upload of `_sequence` completes
         self._repetitions = 1
         self._trigger, self._delay = StartTrigger.IMMEDIATE, 0.0
@@ -46,8 +54,26 @@ class SimSequencer:
             steps = check(sequence, c.sample_rate, c.granularity, c.max_steps, c.channels)
         except SequenceError as exc:
             raise Refused("SEQUENCE", str(exc)) from None
-        self._sequence = sequence
+        self._sequence, self._position_gates = sequence, None
         self._ready = self.world.clock() + self.upload_time(steps)
+
+    def load_position_gates(self, gates: PositionGates) -> None:
+        self._refuse_if_busy("load position gates")
+        if gates.axis not in AXES:
+            raise Refused("SEQUENCE", f"position gates follow a stage axis {AXES}, "
+                                      f"not {gates.axis!r}")
+        limit = self.constraints.max_steps // 2
+        if not 1 <= len(gates.windows) <= limit:
+            raise Refused("SEQUENCE", f"1 to {limit} position gates fit, got "
+                                      f"{len(gates.windows)}")
+        for k, (opens, closes) in enumerate(gates.windows):
+            if not (math.isfinite(opens) and math.isfinite(closes) and opens != closes):
+                raise Refused("SEQUENCE", f"position gate {k} [{opens!r}, {closes!r}] m must "
+                                          "open and close at two different finite positions")
+        self._sequence, self._position_gates = None, gates
+
+    def position_gates(self) -> PositionGates | None:
+        return self._position_gates
 
     def sequence(self) -> Sequence | None:
         return self._sequence
@@ -72,9 +98,9 @@ class SimSequencer:
 
     def run(self) -> None:
         self._refuse_if_busy("start a run")
-        if self._sequence is None:
+        if self._sequence is None and self._position_gates is None:
             raise Refused("NO_SEQUENCE", "no sequence loaded; Load one before Run")
-        if self._trigger == StartTrigger.STAGE_MOTION:
+        if self._trigger == StartTrigger.STAGE_MOTION or self._position_gates is not None:
             self._armed = True
             return
         self._play(self.world.clock())
@@ -87,7 +113,30 @@ class SimSequencer:
         """The stage's motion-start output: an armed run starts on it."""
         if self._armed:
             self._armed = False
-            self._play(t)
+            if self._position_gates is None:
+                self._play(t)
+            else:
+                self.playback = Playback(self._compared(self._position_gates, t), t, 1)
+
+    def _compared(self, gates: PositionGates, t: float) -> Sequence:
+        """The gates the stage's comparator gives along the path the stage now follows from
+        `t`, on the sample grid; it stops at the first window the stage never reaches. A gate
+        that would touch the next closes one sample early, so each stays a gate of its own."""
+        path, step = self.world.paths[gates.axis], self.constraints.step
+        edges, after = [], t
+        for opens, closes in gates.windows:
+            t_open = path.crossing(opens, after)
+            t_close = None if t_open is None else path.crossing(closes, t_open)
+            if t_close is None:
+                break
+            edges.append((round((t_open - t) / step), round((t_close - t) / step)))
+            after = t_close
+        pulses = []
+        for k, (start, end) in enumerate(edges):
+            if k + 1 < len(edges):
+                end = min(end, edges[k + 1][0] - 1)
+            pulses.append(Pulse("gate", start * step, max(end - start, 1) * step))
+        return Sequence(tuple(pulses), pulses[-1].end + step if pulses else step)
 
     def is_running(self) -> bool:
         if self._armed:
