@@ -61,6 +61,9 @@ def main() -> None:
         client = DoorClient(stack.door, echo=lambda stream, line: None)
         try:
             timed(client, "laser_on 1e-3")
+            # the same recorder for every scan: nanomri's alone (a hardware raster skips
+            # Sardana's NXscanH5, which stock scans would also write)
+            timed(client, "senv ScanFile scan_{serialno:05d}.h5")
             wall = {name: timed(client, line) for name, (line, _) in scans.items()}
         finally:
             client.close()

@@ -4,12 +4,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from nanomri.analysis.spots import Spot, find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .stack import Paths, StackError, down, running_stack, up
+from .stack import Paths, StackError, down, render, running_stack, up
 
 RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
@@ -64,6 +65,15 @@ def quiet_echo(stream: str, line: str) -> None:
         print(f"  [{stream.lower()}] {line}", flush=True)
 
 
+def configured_storage(paths: Paths, world: Path) -> list[str]:
+    """The senv lines that set ScanDir and ScanFile back to conf/sardana's."""
+    template = paths.root / "conf" / "sardana" / "nanomri.yaml"
+    servers = yaml.safe_load(render(template, paths, world))["macro_servers"]
+    env = next(iter(servers.values()))["environment"]["variables"]
+    files = " ".join(f'"{name!r}"' for name in env["ScanFile"])
+    return [f"senv ScanDir {env['ScanDir']}", f"senv ScanFile {files}"]
+
+
 def run_lines(door: str, lines: list[str]) -> None:
     """Run macro lines on the Door, stopping at the first that does not succeed."""
     from .door import DoorClient
@@ -97,8 +107,7 @@ def demo(paths: Paths, world: Path) -> int:
     try:
         run_lines(stack.door, [
             f"senv ScanDir {out}", f"senv ScanFile {h5.name}", f"laser_on {LASER_POWER}",
-            RASTER, "laser_off",
-            f"senv ScanDir {paths.results / 'scans'}", "senv ScanFile scan_{serialno:05d}.h5",
+            RASTER, "laser_off", *configured_storage(paths, world),
         ])
     finally:
         if started:

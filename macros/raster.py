@@ -220,6 +220,16 @@ class HardwareRaster(TScan):
         self._held: dict = {}  # channel -> (index, value) of its line in flight
         self._released = 0  # values of the program playing passed on to Sardana
 
+    def _getFileRecorders(self):
+        """Sardana's NXscanH5 resizes and flushes its file at every point, milliseconds each,
+        more than a pixel's dwell: a hardware raster goes to nanomri's line writer only."""
+        recorders = super()._getFileRecorders()
+        kept = [r for r in recorders  # by name: Sardana loads its recorder modules afresh
+                if "NXscanH5_FileRecorder" not in {c.__name__ for c in type(r).__mro__}]
+        if len(kept) < len(recorders):
+            self.macro.info("a hardware raster is not written to Sardana's NXscanH5 file")
+        return kept
+
     def _expected(self) -> dict[int, dict]:
         """Time and nominal position of every pixel, in acquisition order."""
         macro, plan = self.macro, self.macro.plan

@@ -45,9 +45,21 @@ def on_the_nv(stack: StackRun):
     stack.run_ok("laser_off")
 
 
+@pytest.fixture
+def gates_in(stack: StackRun, request):
+    """The sequencer's gates in the time or the position domain (axis attribute of `gates`)."""
+    host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
+    gates = tango.DeviceProxy(f"tango://{host}/gates")
+    gates.synch_domain, gates.position_axis = request.param, "x"
+    yield request.param
+    gates.synch_domain = "Time"
+
+
+@pytest.mark.parametrize("gates_in", ["Time", "Position"], indirect=True)
 @pytest.mark.parametrize("start, end", [(NV[0] - 0.5e-6, NV[0] + 0.5e-6),
                                         (NV[0] + 0.5e-6, NV[0] - 0.5e-6)])
-def test_ascanct_peaks_at_the_nv_within_a_pixel_in_both_directions(on_the_nv, start, end):
+def test_ascanct_peaks_at_the_nv_within_a_pixel_in_both_directions(on_the_nv, gates_in, start,
+                                                                   end):
     n = round(abs(end - start) / PIXEL)
     on_the_nv.run_ok(f"ascanct x {start} {end} {n} 0.002 0")
     x, counts = last_scan(on_the_nv)
@@ -141,3 +153,19 @@ def test_ctrl_c_mid_continuous_raster_leaves_instruments_safe_and_the_file_reada
         image = h5["entry/data/counts"][()]
     assert 2 <= (~np.isnan(image).any(axis=1)).sum() < 30
     stack.run_ok("raster x 10e-6 11e-6 3 y 10e-6 11e-6 3 0.005 --continuous")  # at once
+
+
+def test_a_hardware_raster_skips_sardanas_nxscan_file_and_a_software_one_is_in_it(stack):
+    """NXscanH5 resizes and flushes its file at every point: a hardware raster is not in it."""
+    in_nxscan = {}
+    for mode, dwell in (("hardware", 0.001), ("software", 0)):
+        done = stack.run_ok(f"raster x 10e-6 10.2e-6 3 y 10e-6 10.1e-6 2 {dwell}")
+        path = sorted(glob.glob(str(stack.results / "scans" / "scan_*.h5")))[-1]
+        with h5py.File(path, "r") as h5:
+            assert h5["entry/end_status"][()] == b"Normal"
+            assert np.isfinite(h5["entry/measurement/x"][()]).sum() == 6
+            serialno = h5["entry/entry_identifier"][()].decode()
+        with h5py.File(stack.results / "scans" / "nxscan.h5", "r") as h5:
+            in_nxscan[mode] = f"entry{serialno}" in h5
+        assert ("not written to Sardana's NXscanH5 file" in done.stdout) == (mode == "hardware")
+    assert in_nxscan == {"hardware": False, "software": True}

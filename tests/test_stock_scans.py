@@ -36,11 +36,26 @@ def device(stack: StackRun, name: str) -> tango.DeviceProxy:
     return proxy
 
 
+def nxscan_entry(stack: StackRun, serialno: str) -> dict[str, np.ndarray]:
+    """Every column Sardana's NXscanH5 recorder wrote of scan `serialno`."""
+    with h5py.File(stack.results / "scans" / "nxscan.h5", "r") as h5:
+        return {name: data[()] for name, data in h5[f"entry{serialno}/measurement"].items()
+                if isinstance(data, h5py.Dataset)}
+
+
 def last_scan(stack: StackRun) -> dict[str, np.ndarray]:
-    """Every column of the newest scan file."""
+    """Every column of the newest scan file, once checked against the same scan's entry in
+    Sardana's NXscanH5 file: both recorders wrote the same numbers."""
     path = sorted((stack.results / "scans").glob("scan_*.h5"))[-1]
     with h5py.File(path, "r") as h5:
-        return {name: data[()] for name, data in h5["entry/measurement"].items()}
+        ours = {name: data[()] for name, data in h5["entry/measurement"].items()}
+        serialno = h5["entry/entry_identifier"][()].decode()
+    sardanas = nxscan_entry(stack, serialno)
+    both = ours.keys() & sardanas.keys()
+    assert both, f"{sorted(ours)} against NXscanH5's {sorted(sardanas)}"
+    for name in both:
+        np.testing.assert_allclose(sardanas[name], ours[name], err_msg=name)
+    return ours
 
 
 def peak(x: np.ndarray, counts: np.ndarray) -> float:
@@ -104,6 +119,24 @@ def test_emccd_ct_gives_a_frame_of_the_roi_shape_exposed_for_the_integration_tim
         assert signal[0.2] / signal[0.02] == pytest.approx(10, rel=0.2)
     finally:
         camera.roi, camera.binning = [0, 0, CAMERA.width, CAMERA.height], 1
+
+
+def test_an_ascan_with_the_camera_stores_a_frame_per_point_in_the_nxscan_file(on_the_nv):
+    camera = device(on_the_nv, "nanomri/confocal/camera")
+    camera.roi, camera.binning = [100, 60, 64, 32], 2
+    try:
+        on_the_nv.run_ok("senv ActiveMntGrp mg_camera")
+        on_the_nv.run_ok(f"ascan x {NV[0] - 2 * STEP} {NV[0] + 2 * STEP} 3 0.05")
+        path = sorted((on_the_nv.results / "scans").glob("scan_*.h5"))[-1]
+        with h5py.File(path, "r") as h5:
+            serialno = h5["entry/entry_identifier"][()].decode()
+        frames = nxscan_entry(on_the_nv, serialno)["camera"]
+    finally:
+        on_the_nv.run_ok("senv ActiveMntGrp mg_counts")
+        camera.roi, camera.binning = [0, 0, CAMERA.width, CAMERA.height], 1
+    assert frames.shape == (4, 16, 32)
+    signal = frames.mean(axis=(1, 2)) - CAMERA.baseline
+    assert (signal > 0).all() and len(np.unique(frames[:, 0, 0])) > 1  # exposed, not repeated
 
 
 # --- signal generators
