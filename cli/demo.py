@@ -4,13 +4,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from nanomri.analysis.spots import Spot, find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .stack import Paths, StackError, down, render, running_stack, up
+from .stack import Paths, StackError, down, running_stack, up
 
 RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
@@ -65,15 +64,6 @@ def quiet_echo(stream: str, line: str) -> None:
         print(f"  [{stream.lower()}] {line}", flush=True)
 
 
-def configured_storage(paths: Paths, world: Path) -> list[str]:
-    """The senv lines that set ScanDir and ScanFile back to conf/sardana's."""
-    template = paths.root / "conf" / "sardana" / "nanomri.yaml"
-    servers = yaml.safe_load(render(template, paths, world))["macro_servers"]
-    env = next(iter(servers.values()))["environment"]["variables"]
-    files = " ".join(f'"{name!r}"' for name in env["ScanFile"])
-    return [f"senv ScanDir {env['ScanDir']}", f"senv ScanFile {files}"]
-
-
 def run_lines(door: str, lines: list[str]) -> None:
     """Run macro lines on the Door, stopping at the first that does not succeed."""
     from .door import DoorClient
@@ -87,6 +77,16 @@ def run_lines(door: str, lines: list[str]) -> None:
                 raise StackError(f"{line!r} did not succeed: {' '.join(result.errors)}")
     finally:
         client.close()
+
+
+def image_raster(door: str, folder: Path, name: str) -> None:
+    """The demo's raster, laser on, into `folder`/`name`: set for the raster alone (`raster.`
+    environment), so the user's ScanDir and ScanFile stay as they were."""
+    try:
+        run_lines(door, [f"senv raster.ScanDir {folder}", f"senv raster.ScanFile {name}",
+                         f"laser_on {LASER_POWER}", RASTER])
+    finally:
+        run_lines(door, ["laser_off", "usenv raster.ScanDir raster.ScanFile"])
 
 
 def demo(paths: Paths, world: Path) -> int:
@@ -105,10 +105,7 @@ def demo(paths: Paths, world: Path) -> int:
     os.environ["TANGO_HOST"] = stack.tango_host
     print(f"TANGO_HOST={stack.tango_host}")
     try:
-        run_lines(stack.door, [
-            f"senv ScanDir {out}", f"senv ScanFile {h5.name}", f"laser_on {LASER_POWER}",
-            RASTER, "laser_off", *configured_storage(paths, world),
-        ])
+        image_raster(stack.door, out, h5.name)
     finally:
         if started:
             down(paths)
