@@ -10,12 +10,15 @@ from .conftest import ROOT
 
 CONFOCAL = ROOT / "conf" / "worlds" / "confocal.yaml"
 WORLD = f"sim:{CONFOCAL}"
+# s for a test server to start or exit; PyTango's 7 s default was once exceeded by an exit on
+# a loaded 2-core machine ("Device server failed to exit cleanly")
+SERVER_TIMEOUT = 30.0
 
 
 def device(cls, driver: str = WORLD, **properties) -> DeviceTestContext:
     """One device in its own server process on loopback, its `Driver` set to `driver`."""
     return DeviceTestContext(cls, properties={"Driver": driver, **properties}, process=True,
-                             host="127.0.0.1")
+                             host="127.0.0.1", timeout=SERVER_TIMEOUT)
 
 
 def devices(*entries: tuple[type, str, str]) -> MultiDeviceTestContext:
@@ -23,7 +26,7 @@ def devices(*entries: tuple[type, str, str]) -> MultiDeviceTestContext:
     reach each with `context.get_device(name)`."""
     info = [{"class": cls, "devices": [{"name": name, "properties": {"Driver": driver}}]}
             for cls, name, driver in entries]
-    return MultiDeviceTestContext(info, process=True, host="127.0.0.1")
+    return MultiDeviceTestContext(info, process=True, host="127.0.0.1", timeout=SERVER_TIMEOUT)
 
 
 def wait_while(proxy: tango.DeviceProxy, state: tango.DevState, timeout: float = 10.0) -> None:
