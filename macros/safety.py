@@ -33,11 +33,11 @@ Guards keep a macro from leaving the Door busy for ever (each seen in issue 5's 
   whatever it is doing: a thread blocked in `Condition.wait()` never sees it, and an event
   listener running in the macro thread catches and logs it (seen: `on_motor_changed`), after
   which `PoolElement.start` waited for ever for the MOVING of a motion the abort had stopped;
-- the same wait ends after `MISSED_EVENT_AFTER` s when the state it waits for is there when
-  read, or the element rests (ON), with a warning in the Sardana log: the Pool does not always
-  send a motor group's MOVING (seen in 2 of 5 tries: a software raster's first move after a
-  Ctrl-C'd continuous raster and a hardware raster, the group ON at its target while the
-  macro waited for MOVING).
+- the same wait reads the state every `MISSED_EVENT_AFTER` s and ends when the state it
+  waits for is there, or the element rests (ON), with a warning in the Sardana log: the Pool
+  does not always send a motor group's MOVING (seen in 2 of 5 tries: a software raster's first
+  move after a Ctrl-C'd continuous raster and a hardware raster, the group ON at its target
+  while the macro waited for MOVING).
 """
 
 import threading
@@ -54,7 +54,7 @@ INSTRUMENTS_ENV = "NanomriInstruments"
 SCAN_HEADS = ("probe",)  # roles whose SafeState retracts a tip: only when the macro used them
 TIMEOUT = 2.0  # s for each instrument's SafeState to answer
 REACTIVITY = 0.1  # s: the longest a macro thread waiting for a Pool event takes to see an abort
-MISSED_EVENT_AFTER = 2.0  # s without an awaited state event before the state itself is read
+MISSED_EVENT_AFTER = 2.0  # s without an awaited state event between reads of the state itself
 
 _proxies: dict[str, tango.DeviceProxy] = {}
 _ctrl_properties: dict[str, dict[str, list[str]]] = {}  # Pool controller -> its properties
@@ -284,13 +284,15 @@ def _wrap_wait(original):
             if reactivity is None and timeout > REACTIVITY:
                 reactivity = REACTIVITY
             return original(self, values, after, equal, timeout, reactivity, ignore_values)
-        waited = 0.0
+        unseen_for = 0.0  # s since the state was last read
         while not original(self, values, after, equal, REACTIVITY, None, ignore_values):
             if _abort_pending_here():
                 raise AbortException(f"aborted while waiting for {values}")
-            waited += REACTIVITY
-            if waited >= MISSED_EVENT_AFTER and _state_reached_unseen(self, values, equal):
-                return True
+            unseen_for += REACTIVITY
+            if unseen_for >= MISSED_EVENT_AFTER:  # one read per period, not per wake-up
+                if _state_reached_unseen(self, values, equal):
+                    return True
+                unseen_for = 0.0
         return True
 
     return wait_for_event

@@ -184,7 +184,7 @@ class StateAttribute:
     """A Pool element's state whose events never come: only a read tells it."""
 
     def __init__(self, state: tango.DevState):
-        self.state, self.warnings = state, []
+        self.state, self.warnings, self.reads = state, [], 0
 
     def addListener(self, listener):  # noqa: N802 (Taurus's name)
         pass
@@ -193,6 +193,7 @@ class StateAttribute:
         pass
 
     def read(self, cache=True):
+        self.reads += 1
         return types.SimpleNamespace(rvalue=self.state)
 
     def warning(self, message):
@@ -207,7 +208,7 @@ def test_a_wait_for_moving_whose_event_never_comes_ends_once_the_element_is_read
     started = time.monotonic()
     assert wait.waitForEvent((tango.DevState.MOVING,), after=time.time()) is True
     assert safety.MISSED_EVENT_AFTER <= time.monotonic() - started < safety.MISSED_EVENT_AFTER + 1
-    assert "came and went unseen" in attribute.warnings[0]
+    assert "came and went unseen" in attribute.warnings[0] and attribute.reads == 1
 
 
 def test_a_wait_for_moving_goes_on_waiting_while_the_element_is_in_fault():
@@ -218,10 +219,10 @@ def test_a_wait_for_moving_goes_on_waiting_while_the_element_is_in_fault():
         wait.waitForEvent((tango.DevState.MOVING,), after=time.time())), daemon=True)
     thread.start()
     thread.join(safety.MISSED_EVENT_AFTER + 1)
-    assert ended == [] and attribute.warnings == []
+    assert ended == [] and attribute.warnings == [] and attribute.reads == 1  # once per period
     attribute.state = tango.DevState.MOVING  # read so at the next look
-    thread.join(2.0)
-    assert ended == [True]
+    thread.join(safety.MISSED_EVENT_AFTER + 1)
+    assert ended == [True] and attribute.reads >= 2
 
 
 def test_a_wait_in_another_thread_is_not_aborted():
