@@ -75,13 +75,14 @@ class Trajectory:
         first = max(int(np.searchsorted(self.starts, after, side="right")) - 1, 0)
         if after < self.starts[0] and self.positions[0] == level:
             return after
-        bounds = np.append(self.starts, self.end)
         for j in range(first, self.starts.size):
-            lo, hi = max(after - bounds[j], 0.0) - CROSSING_SLACK, bounds[j + 1] - bounds[j]
+            begin = self.starts[j]
+            end = self.starts[j + 1] if j + 1 < self.starts.size else self.end
+            lo = max(after - begin, 0.0) - CROSSING_SLACK
             dt = _first_root(0.5 * self.accelerations[j], self.velocities[j],
-                             self.positions[j] - level, lo, hi)
+                             self.positions[j] - level, lo, end - begin)
             if dt is not None:  # a level passed just at `after` (rounding) is passed then
-                return max(float(bounds[j] + dt), after)
+                return max(float(begin + dt), after)
         return self.end if self.final == level else None
 
     def then(self, other: "Trajectory") -> "Trajectory":
