@@ -39,7 +39,7 @@ from nanomri.sequence import Pulse, Sequence
 
 TICK = 1e-9  # s: times closer than this are the same time to the sequencer
 UPLOAD_TIMEOUT = 10.0  # s to wait for an upload before a run is refused
-DOMAINS = ("Time", "Position")
+CHOICES = {"synch_domain": ("Time", "Position"), "position_axis": ("x", "y", "z")}
 STATES = {tango.DevState.RUNNING: State.Moving, tango.DevState.MOVING: State.Moving,
           tango.DevState.ON: State.On, tango.DevState.OFF: State.On,
           tango.DevState.FAULT: State.Fault}
@@ -198,7 +198,7 @@ class SequencerTGCtrl(TriggerGateController):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
         self._proxy.set_source(tango.DevSource.DEV)
-        self._extra = {"synch_domain": "Time", "position_axis": "x"}
+        self._extra = {name: a[DefaultValue] for name, a in self.axis_attributes.items()}
 
     def AddDevice(self, axis):
         if axis != 1:
@@ -208,7 +208,8 @@ class SequencerTGCtrl(TriggerGateController):
         return self._extra[name.lower()]
 
     def SetAxisExtraPar(self, axis, name, value):
-        name, allowed = name.lower(), DOMAINS if name.lower() == "synch_domain" else tuple("xyz")
+        name = name.lower()
+        allowed = CHOICES[name]
         if value not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         self._extra[name] = value

@@ -7,14 +7,13 @@ Position gates (`LoadPositionGates`) take the place of a sequence: the stage's p
 comparator opens and closes each gate where the stage is, and Run arms them for its next move.
 
 States: OFF with no sequence (or position gates) loaded; MOVING while a loaded sequence uploads
-to the instrument's
-memory (it takes upload_latency + steps / upload_rate; Load and Run are refused with
-NANOMRI_BUSY until it is done, Status says when); ON when idle with a sequence ready; RUNNING
-from Run until the last repetition has played or Stop. State, `completed` and `progress` push
-change events from a watcher thread (every 50 ms and at once on Load/Run/Stop; a run or upload
-shorter than that still shows as RUNNING or MOVING then ON). Reads are never served from a
-polling cache, so `completed` read after State is ON is final. A refused Load leaves the loaded
-sequence as it was.
+to the instrument's memory (it takes upload_latency + steps / upload_rate; Load and Run are
+refused with NANOMRI_BUSY until it is done, Status says when); ON when idle with a sequence
+ready; RUNNING from Run until the last repetition has played or Stop. State, `completed` and
+`progress` push change events from a watcher thread (every 50 ms and at once on Load/Run/Stop;
+a run or upload shorter than that still shows as RUNNING or MOVING then ON). Reads are never
+served from a polling cache, so `completed` read after State is ON is final. A refused Load
+leaves the loaded sequence as it was.
 """
 
 import json

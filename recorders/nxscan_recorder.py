@@ -22,8 +22,7 @@ class NanomriNXscanH5Recorder(h5storage.NXscanH5_FileRecorder):
         for dd in self.datadesc:
             if len(dd.shape) != 2 or dd.value_ref_enabled:
                 continue
-            old = measurement[dd.label]
-            units = old.attrs.get("units")
+            units = measurement[dd.label].attrs.get("units")
             del measurement[dd.label]
             dd.shape = tuple(reversed(dd.shape))
             shape = [0, *dd.shape]
