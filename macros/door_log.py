@@ -1,0 +1,67 @@
+"""The Door's message streams (Output, Info, Warning, Error, Debug…) pushed from one thread.
+
+Sardana's `AttributeLogHandler` pushes every message as a change event of the Door from the
+thread that logs it, inside the logging handler's lock, and a push waits for the Door's Tango
+serialisation monitor (up to 3.2 s). A Tango thread holds that monitor while it runs a Door
+command, and AbortMacro and ReleaseMacro log a message: such a thread waits for a handler's
+lock that a macro, abort or safe-state thread holds while it waits for the monitor. Each such
+wait ends only at the monitor's timeout, a client's command times out first and is sent
+again, and the Door stays busy (sardana-org/sardana#693; seen in CI: the abort job blocked
+in a debug message, AbortMacro and ReleaseMacro timing out for 10 s).
+
+Here a handler only keeps the message in its buffer and queues it; one thread of this
+process pushes the queue in order, holding no lock any other thread waits for. The
+MacroServer imports this module from the MacroPath; `install` replaces `emit` once.
+"""
+
+import queue
+import sys
+import threading
+
+import tango
+from sardana.tango.core.attributehandler import AttributeLogHandler
+
+BUSY_RETRIES = 3  # pushes of one message while the Door's monitor stays busy (3.2 s each)
+
+
+def _push(handler: AttributeLogHandler, lines: list[str]) -> None:
+    """Push one message, again while the Door is too busy to take it."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            handler.sendText(lines)
+            return
+        except tango.DevFailed as exc:
+            if exc.args[0].reason != "API_CommandTimedOut" or attempt == BUSY_RETRIES - 1:
+                print(f"Door message not pushed ({exc.args[0].desc.strip()}): {lines}",
+                      file=sys.stderr, flush=True)
+                return
+
+
+def _pusher(messages: queue.SimpleQueue) -> None:
+    with tango.EnsureOmniThread():
+        while True:
+            _push(*messages.get())
+
+
+def _queued_emit(messages: queue.SimpleQueue):
+    def emit(self: AttributeLogHandler, record) -> None:
+        lines = self.getRecordMessage(record)
+        self.appendBuffer(lines)  # what a read of the attribute returns, at once
+        messages.put((self, lines))
+
+    return emit
+
+
+def install(cls: type = AttributeLogHandler) -> queue.SimpleQueue:
+    """Make `cls` queue its messages for one pushing thread; again (a reload) changes nothing."""
+    messages = cls.__dict__.get("_nanomri_messages")
+    if messages is None:
+        messages = queue.SimpleQueue()
+        threading.Thread(target=_pusher, args=(messages,), name="nanomri-door-log",
+                         daemon=True).start()
+        cls._nanomri_messages = messages
+        cls.emit = _queued_emit(messages)
+    return messages
+
+
+install()

@@ -1,0 +1,100 @@
+"""The Door's messages reach its clients in order without a Door command ever waiting for them."""
+
+import importlib.util
+import logging
+import threading
+import time
+
+import tango
+from sardana.tango.core.attributehandler import AttributeLogHandler
+
+from .conftest import ROOT
+
+
+def load_door_log():
+    spec = importlib.util.spec_from_file_location("nanomri_door_log", ROOT / "macros/door_log.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+door_log = load_door_log()
+
+
+class Door:
+    """A Door whose event pushes need its serialisation monitor, as a Tango device's do."""
+
+    def __init__(self):
+        self.monitor = threading.RLock()
+        self.pushing = threading.Event()
+        self.pushed: list[list[str]] = []
+
+    def get_device_attr(self):
+        return self
+
+    def get_attr_by_name(self, name: str) -> str:
+        return name
+
+    def set_attribute(self, attr: str, lines: list[str]) -> None:
+        self.pushing.set()
+        with self.monitor:
+            self.pushed.append(lines)
+
+
+class Handler(AttributeLogHandler):
+    """Its own class, so that installing on it leaves Sardana's class alone."""
+
+
+def door_logger(door: Door) -> logging.Logger:
+    door_log.install(Handler)
+    logger = logging.getLogger(f"door-{id(door)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = Handler(door, "Debug", max_buff_size=10)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    return logger
+
+
+def test_a_door_command_logging_while_a_message_waits_for_the_monitor_does_not_hang():
+    door = Door()
+    logger = door_logger(door)
+
+    def abort_macro():  # a Tango thread: it holds the monitor while it runs the command
+        with door.monitor:
+            job = threading.Thread(target=logger.debug, args=("aborting the motion",),
+                                   daemon=True)
+            job.start()  # the abort job logs; its message waits for the monitor
+            assert door.pushing.wait(5)
+            logger.debug("aborting the macro")  # Sardana's AbortMacro logs too
+
+    command = threading.Thread(target=abort_macro, daemon=True)
+    command.start()
+    command.join(5)
+    assert not command.is_alive(), "AbortMacro hangs: its log waits for the abort job's"
+    deadline = time.monotonic() + 5
+    while len(door.pushed) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert door.pushed == [["aborting the motion"], ["aborting the macro"]]
+
+
+def test_a_message_is_pushed_again_while_the_door_is_busy():
+    attempts = []
+
+    class BusyOnce:
+        def sendText(self, lines):
+            attempts.append(lines)
+            if len(attempts) == 1:
+                tango.Except.throw_exception("API_CommandTimedOut", "monitor busy", "test")
+
+    door_log._push(BusyOnce(), ["scan started"])
+    assert attempts == [["scan started"], ["scan started"]]
+
+
+def test_a_message_the_door_refuses_is_reported_not_raised(capsys):
+    class Refusing:
+        def sendText(self, lines):
+            tango.Except.throw_exception("API_AttrNotFound", "no such attribute", "test")
+
+    door_log._push(Refusing(), ["lost"])
+    assert "no such attribute" in capsys.readouterr().err
