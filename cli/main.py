@@ -3,6 +3,7 @@ host)."""
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     from .door import DoorClient, DoorStuck, describe_failure
 
     client = DoorClient(door)
+    # Ctrl-C (SIGINT) aborts the macro even when a shell started us in the background, where
+    # SIGINT comes ignored and Python would not turn it into KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = client.run(args.line)
     except tango.DevFailed as exc:

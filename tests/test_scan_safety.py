@@ -304,11 +304,16 @@ def completed_points(path: Path) -> int:
 
 
 def start_scan(lab: Lab, line: str, points: int, timeout: float = 120):
-    """`nanomri run <line>` in the background, once `points` points are in its file."""
+    """`nanomri run <line>` in the background, once `points` points are in its file; SIGINT
+    ignored when it starts, as a shell starts a background job, still aborts it."""
     before = scan_files(lab.stack)
-    run = subprocess.Popen([*NANOMRI, "run", line], env=lab.stack.env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL)
+    default = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's background job has it
+    try:
+        run = subprocess.Popen([*NANOMRI, "run", line], env=lab.stack.env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    finally:
+        signal.signal(signal.SIGINT, default)
     deadline = time.monotonic() + timeout
     try:
         while True:
