@@ -1,0 +1,72 @@
+"""Cost of simulating one pixel of 1e5 sequence repetitions, against looping over repetitions.
+
+The simulator takes the state the spin settles in over many repetitions (a fixed point of one
+repetition's map) and draws the photon counts of all of them at once. The baseline, in the
+same run, plays the same model one repetition at a time, each with its own photon draw, for
+`--loop` repetitions, scaled to the same count. Both use the DEER echo of seed 001.
+
+    .venv/bin/python bench/sim_pixel.py [--pixels 200] [--repetitions 100000] [--loop 2000]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from nanomri import nv_spin as nv
+from nanomri import sequences as sq
+
+SPIN = nv.SpinProperties(t1=3.3e-3, t2=50e-6, t2_star=2e-6, contrast=0.3, polarisation=0.9,
+                         pumping_time=0.2e-6, rabi_per_sqrt_watt=1e8)
+RATE = 1e5  # counts/s of the NV at this laser power
+SATURATION = 0.5
+SEQUENCE = sq.deer(1e-6, 25e-9, 50e-9, 100e-9)
+
+
+def pixel(detuning: float, repetitions: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts of each gate summed over `repetitions`: expectation once, one Poisson draw."""
+    readout = nv.steady_state(SEQUENCE, np.array([detuning]), 1e7, SPIN, SATURATION)
+    gates = SEQUENCE.windows("gate")
+    mean = nv.gate_brightness(readout, gates, SPIN.contrast)[0] * RATE * np.diff(gates)[:, 0]
+    return rng.poisson(mean * repetitions)
+
+
+def looped(detuning: float, repetitions: int, rng: np.random.Generator) -> np.ndarray:
+    """The same counts, one repetition at a time from the state the last one left."""
+    segs, maps = nv.repetition_maps(SEQUENCE, np.array([detuning]), 1e7, SPIN, SATURATION)
+    gates = SEQUENCE.windows("gate")
+    state = np.array([[0.0, 0.0, 0.0, nv.MIXED_W, 1.0]])
+    counts = np.zeros(len(gates), dtype=np.int64)
+    for _ in range(repetitions):
+        readout = nv.laser_readout(segs, maps, state, SPIN, SATURATION / SPIN.pumping_time)
+        mean = nv.gate_brightness(readout, gates, SPIN.contrast)[0] * RATE * np.diff(gates)[:, 0]
+        counts += rng.poisson(mean)
+        for m in maps:
+            state = np.einsum("nij,nj->ni", m, state)
+    return counts
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--pixels", type=int, default=200, help="pixels simulated and timed")
+    args.add_argument("--repetitions", type=int, default=100_000, help="per pixel")
+    args.add_argument("--loop", type=int, default=2000, help="repetitions the baseline plays")
+    opts = args.parse_args()
+    rng = np.random.default_rng(1)
+    detunings = np.linspace(-5e6, 5e6, opts.pixels)
+    start = time.perf_counter()
+    for d in detunings:
+        pixel(d, opts.repetitions, rng)
+    per_pixel = (time.perf_counter() - start) / opts.pixels
+    start = time.perf_counter()
+    looped(0.0, opts.loop, rng)
+    baseline = (time.perf_counter() - start) * opts.repetitions / opts.loop
+    print(f"one pixel of {opts.repetitions:g} repetitions: {per_pixel * 1e3:.3f} ms "
+          f"(mean of {opts.pixels} pixels)")
+    print(f"looping over repetitions: {baseline * 1e3:.0f} ms "
+          f"(from {opts.loop} repetitions)")
+    print(f"looping / simulator = {baseline / per_pixel:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+"""The NV centre's spin under the laser and MW pulses it is played: expected readout per pixel.
+
+The state is kept in the ms=0 / ms=-1 pair the MW drives, as (x, y, z, w, 1): the Bloch
+vector (x, y, z = p0 - p(-1)) and the population w = p0 + p(-1) (ms=+1 holds 1 - w), so that
+every step — MW rotation, free precession, optical pumping, T1 and T2 relaxation — is an
+affine map, a 5x5 matrix, batched over pixels. One repetition of a sequence is a product of
+such matrices; the state the pulses meet after many repetitions is its fixed point, so 1e5
+repetitions cost one repetition (their photon statistics are drawn by the caller).
+
+Dephasing by static but random fields — the quasi-static spin bath (T2*) and dark spins that
+an RF pulse may flip — is applied in the toggling frame of the MW pulses (filter-function
+picture, pulses short against the dephasing): between the first and the last MW pulse of a
+block without laser, the NV's coherence gains phase 2 pi delta Y, Y the free time counted
+with the sign the intermediate (pi-like) pulses give it. The caller's `dephasing` turns the Y
+of each block into the factor its coherence keeps.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .sequence import Sequence
+
+ZERO_FIELD_SPLITTING = 2.87e9  # Hz, NV ground-state D
+GAMMA_E = 28.0e9  # Hz/T, electron spin with g = 2
+MIXED_W = 2.0 / 3.0  # p0 + p(-1) when the three levels are equally populated
+
+
+@dataclass(frozen=True)
+class SpinProperties:
+    """One NV centre's spin: relaxation, optical pumping and readout contrast."""
+
+    t1: float  # s, decay time of the ms=0 polarisation
+    t2: float  # s, spin-echo coherence time
+    t2_star: float  # s, free-induction (Ramsey) decay time of the quasi-static bath
+    contrast: float  # fluorescence of ms=+-1 is (1 - contrast) times that of ms=0
+    polarisation: float  # ms=0 population optical pumping reaches
+    pumping_time: float  # s, 1/e time of optical pumping at saturation
+    rabi_per_sqrt_watt: float  # Hz of Rabi frequency per sqrt(W) of MW power
+
+
+def transition_frequency(b_parallel: np.ndarray | float) -> np.ndarray:
+    """ms=0 <-> ms=-1 frequency |D - gamma_e B_par| (Hz): secular NV Hamiltonian, field on its
+    axis (Doherty et al., Phys. Rep. 528, 1 (2013))."""
+    return np.abs(ZERO_FIELD_SPLITTING - GAMMA_E * np.asarray(b_parallel, dtype=float))
+
+
+def rabi_frequency(power: np.ndarray | float, spin: SpinProperties) -> np.ndarray:
+    """Rabi frequency (Hz) of a resonant MW of `power` (W): the drive field goes as sqrt(P)."""
+    return spin.rabi_per_sqrt_watt * np.sqrt(np.asarray(power, dtype=float))
+
+
+def quasi_static_dephasing(y: np.ndarray, t2_star: float) -> np.ndarray:
+    """Coherence kept after a toggled free time `y` in a Gaussian quasi-static field:
+    <cos 2 pi delta y> = exp(-(y/T2*)^2), sigma_delta = 1/(sqrt(2) pi T2*)."""
+    return np.exp(-((np.asarray(y) / t2_star) ** 2))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An interval of one repetition during which no channel changes."""
+
+    start: float
+    end: float
+    laser: bool
+    mw: bool
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def segments(sequence: Sequence, channels: tuple[str, ...] = ("laser", "mw")) -> list[Segment]:
+    """Cut one repetition at every edge of the laser and MW channels."""
+    windows = {c: sequence.windows(c) for c in channels}
+    edges = np.unique(np.concatenate([[0.0, sequence.length],
+                                      *(w.ravel() for w in windows.values())]))
+    edges = edges[(edges >= 0.0) & (edges <= sequence.length)]
+    mids = (edges[:-1] + edges[1:]) / 2
+    on = {c: ((mids[:, None] >= w[:, 0]) & (mids[:, None] < w[:, 1])).any(axis=1)
+          for c, w in windows.items()}
+    return [Segment(float(a), float(b), bool(on["laser"][i]), bool(on["mw"][i]))
+            for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)) if b > a]
+
+
+@dataclass(frozen=True)
+class Block:
+    """MW pulses between two laser pulses: where a coherence lives. `dephase_at` is the index
+    (in the repetition's segments) of the last MW pulse, before which dephasing applies;
+    `toggled` the signed free time Y; `flips` the sign-switch times of the toggling function."""
+
+    dephase_at: int
+    toggled: float
+    pulses: tuple[tuple[float, float], ...]  # (start, end) of each MW pulse
+
+
+def blocks(segs: list[Segment], rabi: float) -> list[Block]:
+    """The coherent blocks of a repetition, with the toggled free time of each (an intermediate
+    pulse of nominal angle past pi/2 flips the sign, as a pi pulse of an echo does)."""
+    found, pulses, indices = [], [], []
+    for i, s in enumerate(segs + [Segment(np.inf, np.inf, True, False)]):
+        if s.laser:
+            if len(pulses) >= 2:
+                found.append(Block(indices[-1], toggled_time(pulses, rabi), tuple(pulses)))
+            pulses, indices = [], []
+        elif s.mw:
+            if pulses and pulses[-1][1] == s.start:
+                pulses[-1] = (pulses[-1][0], s.end)
+            else:
+                pulses.append((s.start, s.end))
+                indices.append(i)
+    return found
+
+
+def toggled_time(pulses: list[tuple[float, float]], rabi: float) -> float:
+    """Y = integral of the toggling function from the end of the first pulse to the start of
+    the last; an intermediate pulse flips the sign at its centre if its angle passes pi/2."""
+    sign, y, t = 1.0, 0.0, pulses[0][1]
+    for start, end in pulses[1:-1]:
+        centre = (start + end) / 2
+        y += sign * (centre - t)
+        if np.cos(2 * np.pi * rabi * (end - start)) < 0:
+            sign = -sign
+        t = centre
+    return y + sign * (pulses[-1][0] - t)
+
+
+def _eye(n: int) -> np.ndarray:
+    return np.broadcast_to(np.eye(5), (n, 5, 5)).copy()
+
+
+def rotation(rabi: np.ndarray, detuning: np.ndarray, duration: float) -> np.ndarray:
+    """(n, 5, 5) MW rotation: dr/dt = omega x r, omega = 2 pi (rabi, 0, detuning)."""
+    omega = 2 * np.pi * np.stack(np.broadcast_arrays(rabi, np.zeros_like(detuning), detuning),
+                                 axis=-1)
+    norm = np.linalg.norm(omega, axis=-1)
+    axis = omega / np.where(norm > 0, norm, 1.0)[:, None]
+    angle = norm * duration
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[:, 0, 1], k[:, 0, 2] = -axis[:, 2], axis[:, 1]
+    k[:, 1, 0], k[:, 1, 2] = axis[:, 2], -axis[:, 0]
+    k[:, 2, 0], k[:, 2, 1] = -axis[:, 1], axis[:, 0]
+    s, c = np.sin(angle)[:, None, None], (1 - np.cos(angle))[:, None, None]
+    m = _eye(len(axis))
+    m[:, :3, :3] += s * k + c * (k @ k)  # Rodrigues
+    return m
+
+
+def relaxation(n: int, duration: float, spin: SpinProperties, pumping_rate: float) -> np.ndarray:
+    """(n, 5, 5) T1, T2 and optical pumping over `duration` (affine: toward their equilibria)."""
+    g1 = 1.0 / spin.t1 + pumping_rate
+    z_eq = (pumping_rate * (1.5 * spin.polarisation - 0.5)) / g1
+    w_eq = (MIXED_W / spin.t1 + pumping_rate * 0.5 * (1 + spin.polarisation)) / g1
+    decay1 = np.exp(-g1 * duration)
+    decay2 = np.exp(-(1.0 / spin.t2 + pumping_rate) * duration)
+    m = _eye(n)
+    m[:, 0, 0] = m[:, 1, 1] = decay2
+    m[:, 2, 2] = m[:, 3, 3] = decay1
+    m[:, 2, 4] = z_eq * (1 - decay1)
+    m[:, 3, 4] = w_eq * (1 - decay1)
+    return m
+
+
+def precession(detuning: np.ndarray, duration: float) -> np.ndarray:
+    """(n, 5, 5) free precession about z at `detuning` (Hz) in the MW's rotating frame."""
+    phi = 2 * np.pi * detuning * duration
+    m = _eye(len(detuning))
+    m[:, 0, 0] = m[:, 1, 1] = np.cos(phi)
+    m[:, 0, 1], m[:, 1, 0] = -np.sin(phi), np.sin(phi)
+    return m
+
+
+def dephasing_matrix(factor: np.ndarray) -> np.ndarray:
+    m = _eye(len(factor))
+    m[:, 0, 0] = m[:, 1, 1] = factor
+    return m
+
+
+@dataclass(frozen=True)
+class Readout:
+    """Per pixel and laser segment: ms=0 population at laser-on, the level pumping drives it to,
+    and the rate (1/s) it goes there at."""
+
+    segments: list[Segment]
+    p0_start: np.ndarray  # (pixels, laser segments)
+    p0_pumped: np.ndarray
+    rate: np.ndarray  # (laser segments,)
+
+
+def _p0(state: np.ndarray) -> np.ndarray:
+    return (state[..., 3] + state[..., 2]) / 2
+
+
+def repetition_maps(sequence: Sequence, detuning: np.ndarray, rabi: float,
+                    spin: SpinProperties, saturation: float,
+                    dephasing: Callable[[Block], np.ndarray] | None = None,
+                    ) -> tuple[list[Segment], list[np.ndarray]]:
+    """The segments of one repetition and the (pixels, 5, 5) map of each, per pixel of MW
+    `detuning` (Hz, the NV's transition minus the MW frequency). `saturation` is the laser's
+    s/(1+s); `dephasing(block)` gives the coherence factor (pixels,) a block keeps, by default
+    the quasi-static bath's."""
+    n = len(detuning)
+    segs = segments(sequence)
+    pumping = saturation / spin.pumping_time
+    at = {b.dephase_at: b for b in blocks(segs, rabi)}
+    maps = []
+    for i, s in enumerate(segs):
+        if s.mw and s.laser:
+            m = _cw(detuning, rabi, s.duration, spin, pumping)
+        else:
+            m = relaxation(n, s.duration, spin, pumping if s.laser else 0.0)
+            if s.mw:
+                m = m @ rotation(np.full(n, rabi), detuning, s.duration)
+            elif not s.laser:
+                m = m @ precession(detuning, s.duration)
+        if i in at:
+            block = at[i]
+            factor = (dephasing(block) if dephasing is not None
+                      else quasi_static_dephasing(np.full(n, block.toggled), spin.t2_star))
+            m = m @ dephasing_matrix(factor)
+        maps.append(m)
+    return segs, maps
+
+
+def steady_state(sequence: Sequence, detuning: np.ndarray, rabi: float, spin: SpinProperties,
+                 saturation: float,
+                 dephasing: Callable[[Block], np.ndarray] | None = None) -> Readout:
+    """What the laser reads in a sequence repeated many times (see `repetition_maps`): the
+    repetitions start from the state one repetition maps onto itself."""
+    detuning = np.atleast_1d(np.asarray(detuning, dtype=float))
+    segs, maps = repetition_maps(sequence, detuning, rabi, spin, saturation, dephasing)
+    state = _fixed_point(maps, len(detuning))
+    return laser_readout(segs, maps, state, spin, saturation / spin.pumping_time)
+
+
+def _cw(detuning: np.ndarray, rabi: float, duration: float, spin: SpinProperties,
+        pumping: float) -> np.ndarray:
+    """(n, 5, 5) drive and optical pumping at once: exp(L t) of the Bloch equations' generator
+    by scaling and squaring (Taylor to 8th order at a step where |L| dt < 1/2)."""
+    n = len(detuning)
+    g = np.zeros((n, 5, 5))
+    rx, rz = 2 * np.pi * rabi, 2 * np.pi * detuning
+    g[:, 0, 1], g[:, 1, 0] = -rz, rz  # omega x r, omega = (rx, 0, rz)
+    g[:, 1, 2], g[:, 2, 1] = -rx, rx
+    g1, g2 = 1.0 / spin.t1 + pumping, 1.0 / spin.t2 + pumping
+    g[:, 0, 0] = g[:, 1, 1] = -g2
+    g[:, 2, 2] = g[:, 3, 3] = -g1
+    g[:, 2, 4] = pumping * (1.5 * spin.polarisation - 0.5)
+    g[:, 3, 4] = MIXED_W / spin.t1 + pumping * 0.5 * (1 + spin.polarisation)
+    norm = float(np.abs(g).sum(axis=2).max()) * duration
+    squarings = max(0, int(np.ceil(np.log2(max(norm, 1e-300) / 0.5))))
+    step = g * (duration / 2**squarings)
+    m, term = _eye(n), _eye(n)
+    for k in range(1, 9):
+        term = term @ step / k
+        m = m + term
+    for _ in range(squarings):
+        m = m @ m
+    return m
+
+
+def _fixed_point(maps: list[np.ndarray], n: int) -> np.ndarray:
+    """State at the start of a repetition that one repetition maps onto itself."""
+    total = _eye(n)
+    for m in maps:
+        total = m @ total
+    a, b = total[:, :4, :4], total[:, :4, 4]
+    lhs = np.eye(4) - a
+    solvable = np.abs(np.linalg.det(lhs)) > 1e-12
+    state = np.tile([0.0, 0.0, 0.0, MIXED_W, 1.0], (n, 1))  # no pumping, no T1: mixed
+    if solvable.any():
+        state[solvable, :4] = np.linalg.solve(lhs[solvable], b[solvable][..., None])[..., 0]
+    return state
+
+
+def laser_readout(segs: list[Segment], maps: list[np.ndarray], state: np.ndarray,
+                  spin: SpinProperties, pumping: float) -> Readout:
+    """What each laser segment reads, the repetition starting from `state` (pixels, 5)."""
+    laser, starts, pumped, rates = [], [], [], []
+    for s, m in zip(segs, maps, strict=True):
+        after = np.einsum("nij,nj->ni", m, state)
+        if s.laser:
+            laser.append(s)
+            starts.append(_p0(state))
+            if s.mw:  # CW: the state the drive and pumping settle in, reached at once
+                pumped.append(_p0(after))
+                rates.append(np.inf)
+            else:
+                eq = relaxation(1, np.inf, spin, pumping)[0]
+                pumped.append(np.full(len(state), _p0(eq[:, 4])))
+                rates.append(pumping + 1.0 / spin.t1)
+        state = after
+    empty = np.empty((len(state), 0))
+    return Readout(laser, np.stack(starts, axis=1) if starts else empty,
+                   np.stack(pumped, axis=1) if pumped else empty, np.asarray(rates))
+
+
+def gate_brightness(readout: Readout, gates: np.ndarray, contrast: float) -> np.ndarray:
+    """(pixels, gates) the NV's mean fluorescence over each gate relative to a pumped ms=0,
+    1 - C (1 - p0(t)) where the laser is on and 0 where it is off; p0 relaxes exponentially
+    from its value at laser-on to its pumped level."""
+    gates = np.asarray(gates, dtype=float).reshape(-1, 2)
+    out = np.zeros((readout.p0_start.shape[0], len(gates)))
+    for j, (g0, g1) in enumerate(gates):
+        for k, s in enumerate(readout.segments):
+            a, b = max(g0, s.start) - s.start, min(g1, s.end) - s.start
+            if b > a:
+                p0 = _mean_relaxing(readout.p0_start[:, k], readout.p0_pumped[:, k],
+                                    readout.rate[k], a, b)
+                out[:, j] += (b - a) * (1 - contrast * (1 - p0))
+    return out / np.maximum(gates[:, 1] - gates[:, 0], np.finfo(float).tiny)
+
+
+def _mean_relaxing(p_start: np.ndarray, p_end: np.ndarray, rate: float, a: float,
+                   b: float) -> np.ndarray:
+    """Mean over [a, b] of p_end + (p_start - p_end) exp(-rate t)."""
+    if not np.isfinite(rate):
+        return p_end
+    weight = (np.exp(-rate * a) - np.exp(-rate * b)) / (rate * (b - a))
+    return p_end + (p_start - p_end) * weight

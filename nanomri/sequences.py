@@ -1,0 +1,89 @@
+"""The standard NV pulse sequences (ODMR, Rabi, Ramsey, echo, T1, DEER) as `Sequence` data.
+
+Every repetition starts with the laser: its first `readout` seconds gate the photons that read
+the spin the previous repetition prepared (gate 0), its last `readout` seconds the pumped ms=0
+reference (gate 1); the rest of the pulse polarises the spin again. After a `settle` wait
+(the metastable singlet empties) come the MW and RF pulses of the measurement. Times are
+rounded to the sequencer's `grid`.
+"""
+
+from dataclasses import dataclass
+
+from .sequence import Pulse, Sequence
+
+GATE = "gate"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Laser and readout timing shared by every sequence (s)."""
+
+    laser: float = 3.0e-6  # initialisation and readout pulse
+    readout: float = 0.3e-6  # photons gated at the start (signal) and end (reference)
+    settle: float = 1.0e-6  # after the laser, before the first MW pulse
+    grid: float = 1.0e-9  # the sequencer's time step
+
+
+def _on_grid(t: float, grid: float) -> float:
+    return round(t / grid) * grid
+
+
+def _build(timing: Timing, body: list[Pulse], body_length: float) -> Sequence:
+    """Laser with its two gates, then `body` (times from the end of the settle wait)."""
+    g = timing.grid
+    t0 = _on_grid(timing.laser + timing.settle, g)
+    pulses = [Pulse("laser", 0.0, _on_grid(timing.laser, g)),
+              Pulse(GATE, 0.0, _on_grid(timing.readout, g)),
+              Pulse(GATE, _on_grid(timing.laser - timing.readout, g), _on_grid(timing.readout, g))]
+    pulses += [Pulse(p.channel, _on_grid(t0 + p.start, g), _on_grid(p.duration, g))
+               for p in body if p.duration > 0]
+    return Sequence(tuple(pulses), _on_grid(t0 + body_length + timing.settle, g))
+
+
+def rabi(duration: float, timing: Timing = Timing()) -> Sequence:
+    """One MW pulse of `duration`: Rabi oscillation of the readout as it grows."""
+    return _build(timing, [Pulse("mw", 0.0, duration)], duration)
+
+
+def pulsed_odmr(pi: float, timing: Timing = Timing()) -> Sequence:
+    """One MW pi pulse, swept in frequency by the caller: a dip at the resonance."""
+    return rabi(pi, timing)
+
+
+def ramsey(tau: float, pi_half: float, timing: Timing = Timing()) -> Sequence:
+    """pi/2 - tau - pi/2: fringes in tau at the MW detuning, decaying with T2*."""
+    return _build(timing, [Pulse("mw", 0.0, pi_half), Pulse("mw", pi_half + tau, pi_half)],
+                  2 * pi_half + tau)
+
+
+def echo(tau: float, pi_half: float, pi: float, timing: Timing = Timing()) -> Sequence:
+    """pi/2 - tau - pi - tau - pi/2 (Hahn echo, tau from pulse centre to centre): static fields
+    refocus, the coherence decays with T2."""
+    return deer(tau, pi_half, pi, rf_pi=0.0, timing=timing)
+
+
+def deer(tau: float, pi_half: float, pi: float, rf_pi: float,
+         timing: Timing = Timing()) -> Sequence:
+    """Hahn echo with an RF pi pulse on the dark spins at the NV's pi pulse (seed 001, Fig. 1b):
+    only dark spins the RF flips leave a phase on the NV. `rf_pi` 0 is the plain echo."""
+    g = timing.grid
+    a, p = _on_grid(pi_half, g), _on_grid(pi, g)
+    start = _on_grid(a / 2 + tau - p / 2, g)  # the pi pulse, its centre tau after the first's
+    last = 2 * start + p - a  # the last pulse as far after the pi pulse's centre: on the grid
+    body = [Pulse("mw", 0.0, a), Pulse("mw", start, p), Pulse("mw", last, a)]
+    if rf_pi > 0:
+        body.append(Pulse("rf", start + p / 2 - rf_pi / 2, rf_pi))
+    return _build(timing, body, last + a)
+
+
+def t1(tau: float, pi: float = 0.0, timing: Timing = Timing()) -> Sequence:
+    """Dark time `tau` after pumping (seed 000: 5 us laser, tau, readout); with a MW pi pulse
+    first, ms=-1 relaxes instead, the reference that cancels the laser's drifts."""
+    return _build(timing, [Pulse("mw", 0.0, pi)], pi + tau)
+
+
+def cw_odmr(dwell: float, timing: Timing = Timing()) -> Sequence:
+    """Laser and MW on together for `dwell`, photons gated throughout: a CW-ESR dip."""
+    g = timing.grid
+    d = _on_grid(dwell, g)
+    return Sequence((Pulse("laser", 0.0, d), Pulse("mw", 0.0, d), Pulse(GATE, 0.0, d)), d)
