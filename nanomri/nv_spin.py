@@ -88,21 +88,29 @@ def segments(sequence: Sequence, channels: tuple[str, ...] = ("laser", "mw")) ->
 class Block:
     """MW pulses between two laser pulses: where a coherence lives. `dephase_at` is the index
     (in the repetition's segments) of the last MW pulse, before which dephasing applies;
-    `toggled` the signed free time Y; `flips` the sign-switch times of the toggling function."""
+    `toggling` the (start, end, sign) pieces of the toggling function between the first pulse's
+    end and the last pulse's start."""
 
     dephase_at: int
-    toggled: float
-    pulses: tuple[tuple[float, float], ...]  # (start, end) of each MW pulse
+    toggling: "Pieces"
+
+    @property
+    def toggled(self) -> float:
+        """Y: the free time counted with the toggling function's sign."""
+        return sum(sign * (b - a) for a, b, sign in self.toggling)
+
+    def toggled_before(self, t: float) -> float:
+        """The part of Y before time `t` (e.g. an RF pulse's centre)."""
+        return sum(sign * (min(b, t) - a) for a, b, sign in self.toggling if t > a)
 
 
 def blocks(segs: list[Segment], rabi: float) -> list[Block]:
-    """The coherent blocks of a repetition, with the toggled free time of each (an intermediate
-    pulse of nominal angle past pi/2 flips the sign, as a pi pulse of an echo does)."""
+    """The coherent blocks of a repetition: two MW pulses or more between laser pulses."""
     found, pulses, indices = [], [], []
     for i, s in enumerate(segs + [Segment(np.inf, np.inf, True, False)]):
         if s.laser:
             if len(pulses) >= 2:
-                found.append(Block(indices[-1], toggled_time(pulses, rabi), tuple(pulses)))
+                found.append(Block(indices[-1], toggling(pulses, rabi)))
             pulses, indices = [], []
         elif s.mw:
             if pulses and pulses[-1][1] == s.start:
@@ -113,17 +121,22 @@ def blocks(segs: list[Segment], rabi: float) -> list[Block]:
     return found
 
 
-def toggled_time(pulses: list[tuple[float, float]], rabi: float) -> float:
-    """Y = integral of the toggling function from the end of the first pulse to the start of
-    the last; an intermediate pulse flips the sign at its centre if its angle passes pi/2."""
-    sign, y, t = 1.0, 0.0, pulses[0][1]
+Pieces = tuple[tuple[float, float, float], ...]
+
+
+def toggling(pulses: list[tuple[float, float]], rabi: float) -> Pieces:
+    """The toggling function from the end of the first pulse to the start of the last, as
+    (start, end, sign) pieces: an intermediate pulse whose nominal angle passes pi/2 flips the
+    sign at its centre, as an echo's pi pulse does."""
+    pieces, sign, t = [], 1.0, pulses[0][1]
     for start, end in pulses[1:-1]:
         centre = (start + end) / 2
-        y += sign * (centre - t)
+        pieces.append((t, centre, sign))
         if np.cos(2 * np.pi * rabi * (end - start)) < 0:
             sign = -sign
         t = centre
-    return y + sign * (pulses[-1][0] - t)
+    pieces.append((t, pulses[-1][0], sign))
+    return tuple(pieces)
 
 
 def _eye(n: int) -> np.ndarray:
