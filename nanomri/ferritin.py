@@ -45,11 +45,11 @@ def relaxation_rate(variance: np.ndarray, correlation_time: float,
 
 def cluster(centre: tuple[float, float], size: tuple[float, float], cores: int,
             depth: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """(cores, 3) ferritin centres of a cluster in a section's plane: uniform in an ellipse of
-    `size` (full axes, m) around `centre`, at depths uniform in `depth` (m) below the surface
-    (z negative: into the section)."""
+    """(cores, 3) ferritin centres of a cluster in a section: x, y uniform in an ellipse of
+    `size` (full axes, m) around `centre`, and the depth below the section's surface (m,
+    positive), uniform in `depth`."""
     r = np.sqrt(rng.uniform(size=cores))
     phi = rng.uniform(0, 2 * np.pi, size=cores)
     x = centre[0] + 0.5 * size[0] * r * np.cos(phi)
     y = centre[1] + 0.5 * size[1] * r * np.sin(phi)
-    return np.stack([x, y, -rng.uniform(*depth, size=cores)], axis=-1)
+    return np.stack([x, y, rng.uniform(*depth, size=cores)], axis=-1)

@@ -198,7 +198,7 @@ class Readout:
     segments: list[Segment]
     p0_start: np.ndarray  # (pixels, laser segments)
     p0_pumped: np.ndarray
-    rate: np.ndarray  # (laser segments,)
+    rate: np.ndarray  # (pixels, laser segments)
 
 
 def _p0(state: np.ndarray) -> np.ndarray:
@@ -216,7 +216,7 @@ def repetition_maps(sequence: Sequence, detuning: np.ndarray, rabi: float,
     n = len(detuning)
     segs = segments(sequence)
     pumping = saturation / spin.pumping_time
-    at = {b.dephase_at: b for b in blocks(segs, rabi)}
+    at = {b.dephase_at: b for b in blocks(segs, float(np.max(rabi)))}
     maps = []
     for i, s in enumerate(segs):
         if s.mw and s.laser:
@@ -298,37 +298,39 @@ def laser_readout(segs: list[Segment], maps: list[np.ndarray], state: np.ndarray
             starts.append(_p0(state))
             if s.mw:  # CW: the state the drive and pumping settle in, reached at once
                 pumped.append(_p0(after))
-                rates.append(np.inf)
+                rates.append(np.full(len(state), np.inf))
             else:
-                eq = relaxation(1, np.inf, spin, pumping)[0]
-                pumped.append(np.full(len(state), _p0(eq[:, 4])))
-                rates.append(pumping + 1.0 / spin.t1)
+                eq = relaxation(len(state), np.inf, spin, pumping)
+                pumped.append(_p0(eq[:, :, 4]))
+                rates.append(np.broadcast_to(pumping + 1.0 / spin.t1, (len(state),)))
         state = after
     empty = np.empty((len(state), 0))
-    return Readout(laser, np.stack(starts, axis=1) if starts else empty,
-                   np.stack(pumped, axis=1) if pumped else empty, np.asarray(rates))
+    stack = [np.stack(v, axis=1) if v else empty for v in (starts, pumped, rates)]
+    return Readout(laser, *stack)
 
 
 def gate_brightness(readout: Readout, gates: np.ndarray, contrast: float) -> np.ndarray:
-    """(pixels, gates) the NV's mean fluorescence over each gate relative to a pumped ms=0,
-    1 - C (1 - p0(t)) where the laser is on and 0 where it is off; p0 relaxes exponentially
-    from its value at laser-on to its pumped level."""
+    """(pixels, gates) the NV's mean fluorescence, relative to a pumped ms=0, over the part of
+    each gate the laser lights: 1 - C (1 - p0(t)), p0 relaxing exponentially from its value at
+    laser-on to its pumped level (1 for a gate the laser never lights: it sees no NV)."""
     gates = np.asarray(gates, dtype=float).reshape(-1, 2)
     out = np.zeros((readout.p0_start.shape[0], len(gates)))
+    lit = np.zeros(len(gates))
     for j, (g0, g1) in enumerate(gates):
         for k, s in enumerate(readout.segments):
             a, b = max(g0, s.start) - s.start, min(g1, s.end) - s.start
             if b > a:
                 p0 = _mean_relaxing(readout.p0_start[:, k], readout.p0_pumped[:, k],
-                                    readout.rate[k], a, b)
+                                    readout.rate[:, k], a, b)
                 out[:, j] += (b - a) * (1 - contrast * (1 - p0))
-    return out / np.maximum(gates[:, 1] - gates[:, 0], np.finfo(float).tiny)
+                lit[j] += b - a
+    return np.where(lit > 0, out / np.where(lit > 0, lit, 1.0), 1.0)
 
 
-def _mean_relaxing(p_start: np.ndarray, p_end: np.ndarray, rate: float, a: float,
+def _mean_relaxing(p_start: np.ndarray, p_end: np.ndarray, rate: np.ndarray, a: float,
                    b: float) -> np.ndarray:
-    """Mean over [a, b] of p_end + (p_start - p_end) exp(-rate t)."""
-    if not np.isfinite(rate):
-        return p_end
-    weight = (np.exp(-rate * a) - np.exp(-rate * b)) / (rate * (b - a))
-    return p_end + (p_start - p_end) * weight
+    """Mean over [a, b] of p_end + (p_start - p_end) exp(-rate t); p_end at once if rate is
+    infinite."""
+    finite = np.where(np.isfinite(rate), rate, 1.0)
+    weight = (np.exp(-finite * a) - np.exp(-finite * b)) / (finite * (b - a))
+    return p_end + (p_start - p_end) * np.where(np.isfinite(rate), weight, 0.0)

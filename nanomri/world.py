@@ -17,6 +17,7 @@ from .specs.magnet import MagnetSpec
 from .specs.photon_counter import PhotonCounterSpec
 from .specs.probe import ProbeSpec, SurfaceSpec
 from .specs.scanner import ScannerSpec
+from .specs.sensor import SensorSpec
 from .specs.sequencer import SequencerSpec
 from .specs.signal_generator import SignalGeneratorSpec
 from .specs.tunnel_current import TunnelCurrentSpec
@@ -67,6 +68,7 @@ class World(Strict):
     sample: Sample
     optics: Optics
     instruments: Instruments
+    sensor: SensorSpec | None = None  # the NV whose spin the instruments drive
 
     @model_validator(mode="after")
     def _consistent(self) -> "World":
@@ -82,7 +84,19 @@ class World(Strict):
         counter = self.instruments.photon_counter
         if counter.min_dwell > counter.max_dwell:
             raise ValueError("instruments.photon_counter.min_dwell exceeds max_dwell")
+        self._check_sensor()
         return self
+
+    def _check_sensor(self) -> None:
+        sensor = self.sensor
+        if sensor is None:
+            return
+        if sensor.nv >= len(self.sample.nv_centres):
+            raise ValueError(f"sensor.nv = {sensor.nv}: sample.nv_centres has only "
+                             f"{len(self.sample.nv_centres)} entries")
+        if (sensor.tip or sensor.ferritin) and self.instruments.probe is None:
+            raise ValueError("sensor.tip and sensor.ferritin ride on the scan head: "
+                             "the world needs instruments.probe")
 
 
 class WorldError(ValueError):

@@ -46,4 +46,4 @@ def test_a_cluster_lies_in_its_ellipse_at_its_depths():
     cores = fe.cluster((1e-7, 2e-7), (1e-7, 5e-8), 300, (1e-9, 6e-9), np.random.default_rng(4))
     u, v = (cores[:, 0] - 1e-7) / 5e-8, (cores[:, 1] - 2e-7) / 2.5e-8
     assert np.all(u**2 + v**2 <= 1 + 1e-12)
-    assert np.all((-6e-9 <= cores[:, 2]) & (cores[:, 2] <= -1e-9))
+    assert np.all((1e-9 <= cores[:, 2]) & (cores[:, 2] <= 6e-9))
