@@ -10,8 +10,12 @@ again, and the Door stays busy (sardana-org/sardana#693; seen in CI: the abort j
 in a debug message, AbortMacro and ReleaseMacro timing out for 10 s).
 
 Here a handler only keeps the message in its buffer and queues it; one thread of this
-process pushes the queue in order, holding no lock any other thread waits for. The
-MacroServer imports this module from the MacroPath; `install` replaces `emit` once.
+process pushes the queue in order, holding no lock any other thread waits for. Queueing needs
+no lock, so the handler takes none: Sardana aborts a macro by raising AbortException
+asynchronously in its thread, and one that lands between a lock's acquire and its release
+leaves the lock held for ever (seen in a fresh-clone run: the abort job and ReleaseMacro both
+waiting in `Handler.acquire`, no thread in `emit`). The MacroServer imports this module from
+the MacroPath; `install` replaces `handle` and `emit` once.
 """
 
 import queue
@@ -45,15 +49,28 @@ def _pusher(messages: queue.SimpleQueue) -> None:
 
 def _queued_emit(messages: queue.SimpleQueue):
     def emit(self: AttributeLogHandler, record) -> None:
-        lines = self.getRecordMessage(record)
+        try:
+            lines = self.getRecordMessage(record)
+        except Exception:  # a message that cannot be formatted, as logging reports it
+            self.handleError(record)
+            return
         self.appendBuffer(lines)  # what a read of the attribute returns, at once
         messages.put((self, lines))
 
     return emit
 
 
+def _handle_unlocked(self: AttributeLogHandler, record) -> bool:
+    """`logging.Handler.handle` without the handler's lock, which a queued emit does not need."""
+    kept = self.filter(record)
+    if kept:
+        self.emit(record)
+    return kept
+
+
 def install(cls: type = AttributeLogHandler) -> queue.SimpleQueue:
-    """Make `cls` queue its messages for one pushing thread; again (a reload) changes nothing."""
+    """Make `cls` queue its messages, unlocked, for one pushing thread; again (a reload)
+    changes nothing."""
     messages = cls.__dict__.get("_nanomri_messages")
     if messages is None:
         messages = queue.SimpleQueue()
@@ -61,6 +78,7 @@ def install(cls: type = AttributeLogHandler) -> queue.SimpleQueue:
                          daemon=True).start()
         cls._nanomri_messages = messages
         cls.emit = _queued_emit(messages)
+        cls.handle = _handle_unlocked
     return messages
 
 

@@ -98,3 +98,27 @@ def test_a_message_the_door_refuses_is_reported_not_raised(capsys):
 
     door_log._push(Refusing(), ["lost"])
     assert "no such attribute" in capsys.readouterr().err
+
+
+def test_a_handler_lock_an_aborted_thread_left_held_blocks_no_message():
+    door = Door()
+    logger = door_logger(door)
+    (handler,) = logger.handlers
+    taken, done = threading.Event(), threading.Event()
+
+    def aborted_macro():  # an async AbortException left the lock held; the thread waits on
+        handler.acquire()
+        taken.set()
+        done.wait(10)
+
+    threading.Thread(target=aborted_macro, daemon=True).start()
+    assert taken.wait(5)
+    speaker = threading.Thread(target=logger.debug, args=("aborting",), daemon=True)
+    speaker.start()
+    speaker.join(5)
+    assert not speaker.is_alive(), "a message waits for a lock nobody will release"
+    deadline = time.monotonic() + 5
+    while not door.pushed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert door.pushed == [["aborting"]]
+    done.set()
