@@ -29,14 +29,16 @@ def dead_time_loss(rate: np.ndarray, dead_time: float) -> np.ndarray:
 
 
 def detected_rate(focus: np.ndarray, nv_centres: np.ndarray, power: np.ndarray | float,
-                  optics: Optics) -> np.ndarray:
+                  optics: Optics, brightness: np.ndarray | None = None) -> np.ndarray:
     """Counts/s the APD reports with the focus at `focus` (N, 3) and the laser at `power` (W).
 
-    power is a scalar or (N,) so that a gate can follow the laser's history.
+    power is a scalar or (N,) so that a gate can follow the laser's history; `brightness`
+    (N, NV centres) scales each centre's fluorescence by its spin state (1: ms=0).
     """
     focus = np.atleast_2d(focus)
     offsets = focus[:, None, :] - np.asarray(nv_centres)[None, :, :]
-    overlap = psf(offsets, optics.psf_fwhm_lateral, optics.psf_fwhm_axial).sum(axis=1)
+    weights = psf(offsets, optics.psf_fwhm_lateral, optics.psf_fwhm_axial)
+    overlap = (weights if brightness is None else weights * brightness).sum(axis=1)
     power = np.broadcast_to(np.asarray(power, dtype=float), overlap.shape)
     fluorescence = optics.nv_saturation_rate * saturation(power, optics.nv_saturation_power)
     rate = overlap * fluorescence + optics.background_rate_per_watt * power

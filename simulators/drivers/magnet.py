@@ -138,6 +138,11 @@ class SimVectorMagnet:
     def field(self) -> Vector:
         return self._path.at(self._now())
 
+    def field_at(self, t: float) -> Vector:
+        """The field at world time `t`, now or in the recent past (T)."""
+        self._now()
+        return self._path.at(t)
+
     def target(self) -> Vector:
         return self._target
 

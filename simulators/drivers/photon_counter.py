@@ -6,6 +6,7 @@ from nanomri.confocal import detected_rate
 from nanomri.interfaces.photon_counter import CountingMode, PhotonCounterConstraints
 from nanomri.specs.photon_counter import PhotonCounterSpec
 
+from ..nv_sensor import SimSensor
 from ..world import SimWorld, open_section
 
 SAMPLES_PER_GATE = 64  # points along a gate at which the path and the laser are sampled
@@ -33,6 +34,8 @@ class SimPhotonCounter:
         self._counting = None  # the playback whose gates are being counted
         self._done = 0  # its repetitions counted so far
         self._total = 0  # repetitions counted since arm, over every playback
+        sensor = world.model.sensor
+        self._sensor = SimSensor(world, sensor) if sensor is not None else None
 
     def start(self, dwell: float) -> None:
         c = self.constraints
@@ -122,18 +125,28 @@ class SimPhotonCounter:
     def _mean_per_gate(self, playback, gates: np.ndarray, reps: range) -> np.ndarray:
         """Mean counts per gate of one repetition, averaged over repetitions spread over `reps`."""
         sampled = np.unique(np.linspace(reps.start, reps.stop - 1, SAMPLED_REPETITIONS).round())
-        starts = playback.start + sampled[:, None] * playback.sequence.length + gates[:, 0]
-        return np.mean([[self.expected_counts(s, s + g[1] - g[0]) for s, g in zip(row, gates,
-                                                                                   strict=True)]
-                        for row in starts], axis=0)
+        rep_starts = playback.start + sampled * playback.sequence.length
+        bright = (self._sensor.brightness(playback.sequence, rep_starts)
+                  if self._sensor is not None else np.ones((len(sampled), len(gates))))
+        return np.mean([[self.expected_counts(r + g[0], r + g[1], b)
+                         for g, b in zip(gates, row_bright, strict=True)]
+                        for r, row_bright in zip(rep_starts, bright, strict=True)], axis=0)
 
-    def expected_counts(self, opened: float, closed: float) -> float:
-        """Mean counts of a gate: the detected rate integrated along the real path and laser."""
+    def expected_counts(self, opened: float, closed: float,
+                        brightness: float | None = None) -> float:
+        """Mean counts of a gate: the detected rate integrated along the real path and laser,
+        the sensor NV as bright as its spin (`brightness`, or as whatever plays then)."""
         if closed <= opened:
             return 0.0
         times = opened + (np.arange(SAMPLES_PER_GATE) + 0.5) * (closed - opened) / SAMPLES_PER_GATE
         w = self.world
-        rate = detected_rate(w.focus(times), w.nv_centres, w.laser_power(times), w.model.optics)
+        weights = None
+        if self._sensor is not None:
+            weights = np.ones((len(times), len(w.nv_centres)))
+            weights[:, self._sensor.spec.nv] = (brightness if brightness is not None
+                                                else self._sensor.brightness_now(opened))
+        rate = detected_rate(w.focus(times), w.nv_centres, w.laser_power(times),
+                             w.model.optics, weights)
         return float(rate.mean() * (closed - opened))
 
     def _draw(self, opened: float, closed: float) -> int:
