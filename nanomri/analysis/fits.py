@@ -1,0 +1,124 @@
+"""Fits of NV point measurements (ODMR, Rabi, Ramsey, echo, T1, DEER) with their errors."""
+
+from dataclasses import dataclass
+
+import lmfit
+import numpy as np
+
+MIN_POINTS = 6
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fitted parameters with 1-sigma errors, and the model evaluated on the data's x."""
+
+    values: dict[str, float]
+    errors: dict[str, float]
+    best: np.ndarray
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+    def describe(self, units: dict[str, str]) -> str:
+        """One line, e.g. `frequency = 1.002e+07 ± 3e+04 Hz`, of the parameters in `units`."""
+        return ", ".join(f"{k} = {self.values[k]:.4g} ± {self.errors[k]:.2g} {u}".rstrip()
+                         for k, u in units.items())
+
+
+def _checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of one length, got {x.shape} and {y.shape}")
+    if len(x) < MIN_POINTS:
+        raise ValueError(f"need at least {MIN_POINTS} points to fit, got {len(x)}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite (a point is NaN or infinite)")
+    return x, y
+
+
+def _run(model: lmfit.Model, params: lmfit.Parameters, x: np.ndarray, y: np.ndarray) -> Fit:
+    result = model.fit(y, params, x=x)
+    values = {k: float(p.value) for k, p in result.params.items()}
+    errors = {k: float(p.stderr) if p.stderr is not None else np.nan
+              for k, p in result.params.items()}
+    return Fit(values, errors, result.best_fit)
+
+
+def _dominant_frequency(x: np.ndarray, y: np.ndarray) -> float:
+    """Strongest frequency of y(x) on a uniform resampling (a starting guess)."""
+    grid = np.linspace(x.min(), x.max(), 4 * len(x))
+    values = np.interp(grid, x, y) - y.mean()
+    spectrum = np.abs(np.fft.rfft(values, n=8 * len(grid)))
+    freqs = np.fft.rfftfreq(8 * len(grid), grid[1] - grid[0])
+    return float(freqs[1 + np.argmax(spectrum[1:])])
+
+
+def _lorentzian_dip(x, offset, depth, centre, fwhm):
+    return offset * (1 - depth / (1 + ((x - centre) / (fwhm / 2)) ** 2))
+
+
+def odmr(frequency: np.ndarray, signal: np.ndarray) -> Fit:
+    """A Lorentzian dip: `centre` (Hz), `fwhm` (Hz), `depth` (fraction of `offset`)."""
+    x, y = _checked(frequency, signal)
+    model = lmfit.Model(_lorentzian_dip)
+    p = model.make_params(offset=np.percentile(y, 90), centre=x[np.argmin(y)],
+                          fwhm=(x.max() - x.min()) / 10)
+    p.add("depth", value=max(1 - y.min() / np.percentile(y, 90), 0.01), min=0, max=1)
+    p["fwhm"].min = 0
+    return _run(model, p, x, y)
+
+
+def _damped_cosine(x, offset, amplitude, frequency, phase, decay):
+    return offset + amplitude * np.cos(2 * np.pi * frequency * x + phase) * np.exp(-x / decay)
+
+
+def rabi(duration: np.ndarray, signal: np.ndarray) -> Fit:
+    """offset + amplitude cos(2 pi f t + phase) exp(-t/decay): `frequency` (Hz) gives the pi
+    pulse 1/(2 f)."""
+    x, y = _checked(duration, signal)
+    model = lmfit.Model(_damped_cosine)
+    p = model.make_params(offset=y.mean(), amplitude=(y.max() - y.min()) / 2,
+                          frequency=_dominant_frequency(x, y), phase=0.0, decay=10 * x.max())
+    p["decay"].min, p["frequency"].min = x.max() / 100, 0
+    return _run(model, p, x, y)
+
+
+def _gaussian_decay_cosine(x, offset, amplitude, frequency, phase, t2_star):
+    return offset + amplitude * np.cos(2 * np.pi * frequency * x + phase) * np.exp(
+        -((x / t2_star) ** 2))
+
+
+def ramsey(tau: np.ndarray, signal: np.ndarray) -> Fit:
+    """Fringes at the MW detuning `frequency` (Hz) decaying as exp(-(tau/T2*)^2)."""
+    x, y = _checked(tau, signal)
+    model = lmfit.Model(_gaussian_decay_cosine)
+    p = model.make_params(offset=y.mean(), amplitude=(y.max() - y.min()) / 2,
+                          frequency=_dominant_frequency(x, y), phase=0.0, t2_star=x.max() / 2)
+    p["t2_star"].min, p["frequency"].min = x.max() / 100, 0
+    return _run(model, p, x, y)
+
+
+def _stretched(x, offset, amplitude, time, power):
+    return offset + amplitude * np.exp(-((x / time) ** power))
+
+
+def decay(tau: np.ndarray, signal: np.ndarray, power: float | None = 1.0) -> Fit:
+    """offset + amplitude exp(-(tau/time)^power): T1 (power 1) or the echo's T2 (`power`
+    None: fitted, between 1 and 4)."""
+    x, y = _checked(tau, signal)
+    model = lmfit.Model(_stretched)
+    guess = x[np.argmin(np.abs(y - (y[0] + y[-1]) / 2))] or x.max() / 3  # the half-way point
+    p = model.make_params(offset=y[-1], amplitude=y[0] - y[-1], time=guess,
+                          power=power or 2.0)
+    p["time"].min = 0
+    if power is None:
+        p["power"].set(min=1, max=4)
+    else:
+        p["power"].vary = False
+    return _run(model, p, x, y)
+
+
+def deer_oscillation(tau: np.ndarray, signal: np.ndarray) -> Fit:
+    """A coherently coupled dark spin: cos(2 pi a tau) at its coupling `frequency` a (Hz)
+    (seed 001, Fig. 4a), decaying with `decay`."""
+    return rabi(tau, signal)
