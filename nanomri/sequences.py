@@ -83,7 +83,11 @@ def t1(tau: float, pi: float = 0.0, timing: Timing = Timing()) -> Sequence:
 
 
 def cw_odmr(dwell: float, timing: Timing = Timing()) -> Sequence:
-    """Laser and MW on together for `dwell`, photons gated throughout: a CW-ESR dip."""
+    """Laser on throughout, the MW on for the first `dwell` and off for the next: gate 0 counts
+    the second half of the MW-on time (a CW-ESR dip), gate 1 the same of the MW-off time, the
+    reference."""
     g = timing.grid
     d = _on_grid(dwell, g)
-    return Sequence((Pulse("laser", 0.0, d), Pulse("mw", 0.0, d), Pulse(GATE, 0.0, d)), d)
+    half = _on_grid(dwell / 2, g)
+    return Sequence((Pulse("laser", 0.0, 2 * d), Pulse("mw", 0.0, d),
+                     Pulse(GATE, d - half, half), Pulse(GATE, 2 * d - half, half)), 2 * d)

@@ -1,0 +1,300 @@
+"""Point measurements on the sensor NV: odmr, rabi, ramsey, echo, t1, deer, deer_tau.
+
+Each sweeps one thing — the MW or RF frequency, or a time of its sequence (`nanomri.sequences`)
+— and at each point plays the sequence `repetitions` times on the sequencer, the laser gated
+by it, the photon counter armed in SEQUENCE mode: gate 0 reads the spin the pulses left, gate 1
+the pumped ms=0 reference, and their ratio is the signal. One NeXus file per sweep, written
+point by point; the fit (`nanomri.analysis.fits`) is printed at the end. Pulse lengths come from
+env `NanomriPulses` (pi, pi_half, rf_pi in s), the devices from env `NanomriInstruments`.
+An abort leaves the instruments safe (macros/safety.py) and the file readable.
+"""
+
+import time
+from datetime import datetime
+
+import numpy as np
+import tango
+from sardana.macroserver.macro import Macro, Type
+from sardana.macroserver.msexception import UnknownEnv
+
+from nanomri import sequences as sq
+from nanomri.analysis import fits
+from nanomri.clients import snapshot
+from nanomri.interfaces.laser import LaserMode
+from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.nexus import COUNTER, MOTOR, Column, ScanFile, scan_path
+
+PULSES_ENV = "NanomriPulses"
+DEFAULT_PULSES = {"pi": 50e-9, "pi_half": 25e-9, "rf_pi": 100e-9}
+POLL = 0.01  # s between looks at the sequencer while it plays
+SETTLE_WAIT = 1.0  # s at most for a generator to settle on a new frequency
+CW_LENGTH = 10e-6  # s of one CW-ODMR repetition
+
+
+class _Sweep(Macro):
+    """The point loop of every measurement here; a subclass says what one point plays."""
+
+    env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
+    quantity, units = "x", ""
+    fit_units: dict[str, str] = {}
+
+    def sequence(self, value: float):
+        """The sequence of the point at `value` of the sweep (and settings it needs)."""
+        raise NotImplementedError
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> fits.Fit:
+        raise NotImplementedError
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _prepare_sweep(self, start: float, end: float, n: int, repetitions: int) -> None:
+        if not (np.isfinite(start) and np.isfinite(end)) or n < 2:
+            raise ValueError(f"{self.quantity}: need finite start and end and n >= 2, got "
+                             f"{start}, {end}, {n}")
+        if repetitions < 1:
+            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+        self.values = np.linspace(start, end, n)
+        self.repetitions = repetitions
+        devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
+        missing = {"sequencer", "counter", "laser", "mw"} - set(devices)
+        if missing:
+            raise ValueError(f"{snapshot.INSTRUMENTS_ENV} lacks {', '.join(sorted(missing))}")
+        self.devices = devices
+        self.dev = {role: _proxy(devices[role])
+                    for role in ("sequencer", "counter", "laser", "mw", "rf") if role in devices}
+        try:
+            pulses = dict(self.getEnv(PULSES_ENV))
+        except UnknownEnv:
+            pulses = {}
+        self.pulses = {**DEFAULT_PULSES, **pulses}
+
+    def run(self, *args):
+        data = np.full((len(self.values), 2), np.nan)
+        file = self._open_file()
+        status = "Abort"
+        laser = self.dev["laser"]
+        laser.mode, laser.emission = int(LaserMode.GATED), True
+        try:
+            for i, value in enumerate(self.values):
+                self.checkPoint()
+                data[i] = self._point(value)
+                file.write_point(i, {"point_nb": i, self.quantity: value, "signal": data[i, 0],
+                                     "reference": data[i, 1], "ratio": data[i, 0] / data[i, 1]})
+                self.output(f"{i:4d}  {value:.6g} {self.units}  {data[i, 0]:.0f} / "
+                            f"{data[i, 1]:.0f} = {data[i, 0] / data[i, 1]:.4f}")
+                yield 100.0 * (i + 1) / len(self.values)
+            status = "Normal"
+        finally:
+            file.close(status)
+            self.dev["sequencer"].Stop()
+            laser.mode = int(LaserMode.CW)
+        self._report(data)
+
+    def _point(self, value: float) -> tuple[float, float]:
+        """Play the point's sequence; (signal, reference) photons summed over its repetitions."""
+        seq, sequencer, counter = self.sequence(value), self.dev["sequencer"], self.dev["counter"]
+        sequencer.Load(seq.to_json())
+        self._wait(sequencer, tango.DevState.MOVING)  # the upload takes its real time
+        sequencer.repetitions = self.repetitions
+        counter.counting_mode = int(CountingMode.SEQUENCE)
+        counter.Start()
+        sequencer.Run()
+        self._wait(sequencer, tango.DevState.RUNNING)
+        counts = np.asarray(counter.gate_counts, dtype=float)
+        if len(counts) < 2:
+            raise RuntimeError(f"the counter returned {len(counts)} gates, the sequence has 2")
+        return counts[0], counts[1]
+
+    def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState) -> None:
+        while proxy.state() == while_in:
+            self.checkPoint()
+            time.sleep(POLL)
+
+    def _tune(self, role: str, frequency: float) -> None:
+        """Set a generator's frequency and wait until its output carries it."""
+        generator = self.dev[role]
+        generator.frequency = frequency
+        deadline = time.monotonic() + SETTLE_WAIT
+        while not generator.settled and time.monotonic() < deadline:
+            time.sleep(POLL)
+
+    def _open_file(self) -> ScanFile:
+        serialno = int(self._env_or("ScanID", 0)) + 1
+        self.setEnv("ScanID", serialno)
+        template = self._env_or("ScanFile", ["scan_{serialno:05d}.h5"])
+        template = template[0] if isinstance(template, list | tuple) else template
+        path = scan_path(f"{self.getEnv('ScanDir')}/{template}", serialno)
+        recorded = snapshot.instruments(self.devices, self.warning)
+        world_name, world = snapshot.world(recorded, self.warning)
+        columns = [Column("point_nb", "point_nb"),
+                   Column(self.quantity, self.quantity, self.units, MOTOR),
+                   Column("ratio", "ratio", "", COUNTER),
+                   Column("signal", "signal", "counts", COUNTER),
+                   Column("reference", "reference", "counts", COUNTER)]
+        file = ScanFile(path, title=self.getCommand(), serialno=serialno, columns=columns,
+                        npoints=len(self.values), instruments=recorded,
+                        world_name=world_name, world=world, start_time=datetime.now().astimezone())
+        self.info(f"nanomri NeXus file: {path}")
+        return file
+
+    def _env_or(self, name: str, default):
+        try:
+            return self.getEnv(name)
+        except UnknownEnv:
+            return default
+
+    def _report(self, data: np.ndarray) -> None:
+        try:
+            result = self.fit(self.values, data[:, 0] / data[:, 1])
+        except (ValueError, RuntimeError) as exc:
+            self.warning(f"no fit: {exc}")
+            return
+        self.output(f"fit: {result.describe(self.fit_units)}")
+
+
+def _proxy(device: str) -> tango.DeviceProxy:
+    """A proxy that reads the device, not its polling cache (gate_counts is polled)."""
+    proxy = tango.DeviceProxy(device)
+    proxy.set_source(tango.DevSource.DEV)
+    return proxy
+
+
+SWEEP = [["start", Type.Float, None, "first value"], ["end", Type.Float, None, "last value"],
+         ["n", Type.Integer, None, "points"],
+         ["repetitions", Type.Integer, 100000, "repetitions of the sequence per point"]]
+
+
+class odmr(_Sweep):
+    """ODMR: the MW frequency swept (Hz) with a pi pulse per repetition (`pulsed`, default) or
+    laser and MW on together (`cw`); a dip at the NV's resonance."""
+
+    param_def = SWEEP + [["mode", Type.String, "pulsed", "pulsed or cw"]]
+    quantity, units = "mw_frequency", "Hz"
+    fit_units = {"centre": "Hz", "fwhm": "Hz", "depth": ""}
+
+    def prepare(self, start, end, n, repetitions, mode):
+        if mode not in ("pulsed", "cw"):
+            raise ValueError(f"mode must be pulsed or cw, got {mode!r}")
+        self.mode = mode
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        self._tune("mw", value)
+        if self.mode == "cw":
+            return sq.cw_odmr(CW_LENGTH)
+        return sq.pulsed_odmr(self.pulses["pi"])
+
+    def fit(self, x, y):
+        return fits.odmr(x, y)
+
+
+class rabi(_Sweep):
+    """Rabi: the MW pulse length swept (s) at the set frequency and power."""
+
+    param_def = SWEEP
+    quantity, units = "duration", "s"
+    fit_units = {"frequency": "Hz", "decay": "s"}
+
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        return sq.rabi(value)
+
+    def fit(self, x, y):
+        result = fits.rabi(x, y)
+        self.output(f"pi pulse {1 / (2 * result['frequency']):.4g} s")
+        return result
+
+
+class ramsey(_Sweep):
+    """Ramsey: the free time between two pi/2 pulses swept (s): fringes at the detuning."""
+
+    param_def = SWEEP
+    quantity, units = "tau", "s"
+    fit_units = {"frequency": "Hz", "t2_star": "s"}
+
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        return sq.ramsey(value, self.pulses["pi_half"])
+
+    def fit(self, x, y):
+        return fits.ramsey(x, y)
+
+
+class echo(_Sweep):
+    """Hahn echo: tau swept (s, centre to centre); the coherence decays with T2."""
+
+    param_def = SWEEP
+    quantity, units = "tau", "s"
+    fit_units = {"time": "s", "power": ""}
+
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        return sq.echo(value, self.pulses["pi_half"], self.pulses["pi"])
+
+    def fit(self, x, y):
+        return fits.decay(x, y, power=None)
+
+
+class t1(_Sweep):
+    """T1: the dark time after pumping swept (s); the polarisation decays with T1."""
+
+    param_def = SWEEP
+    quantity, units = "tau", "s"
+    fit_units = {"time": "s"}
+
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        return sq.t1(value)
+
+    def fit(self, x, y):
+        return fits.decay(x, y)
+
+
+class deer(_Sweep):
+    """DEER spectrum: the RF frequency swept (Hz) at a fixed echo tau; dark spins show as a
+    dip where the RF flips them."""
+
+    param_def = SWEEP[:3] + [["tau", Type.Float, None, "echo tau (s)"]] + SWEEP[3:]
+    quantity, units = "rf_frequency", "Hz"
+    fit_units = {"centre": "Hz", "fwhm": "Hz", "depth": ""}
+
+    def prepare(self, start, end, n, tau, repetitions):
+        self.tau = tau
+        self._prepare_sweep(start, end, n, repetitions)
+        if "rf" not in self.dev:
+            raise ValueError(f"{snapshot.INSTRUMENTS_ENV} has no rf generator")
+
+    def sequence(self, value):
+        self._tune("rf", value)
+        p = self.pulses
+        return sq.deer(self.tau, p["pi_half"], p["pi"], p["rf_pi"])
+
+    def fit(self, x, y):
+        return fits.odmr(x, y)
+
+
+class deer_tau(_Sweep):
+    """DEER in time: tau swept (s) with the RF pi pulse at the set RF frequency; a coherently
+    coupled dark spin oscillates at its coupling."""
+
+    param_def = SWEEP
+    quantity, units = "tau", "s"
+    fit_units = {"frequency": "Hz", "decay": "s"}
+
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
+    def sequence(self, value):
+        p = self.pulses
+        return sq.deer(value, p["pi_half"], p["pi"], p["rf_pi"])
+
+    def fit(self, x, y):
+        return fits.deer_oscillation(x, y)
