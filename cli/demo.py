@@ -1,4 +1,5 @@
-"""`nanomri demo`: image the confocal world through the whole stack, find its NV centres."""
+"""`nanomri demo`: image the confocal world through the whole stack, find its NV centres; then
+seed 001's scanning-gradient measurements on the sensor NV (`demo_tip`)."""
 
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from nanomri.analysis.spots import Spot, find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
+from .demo_tip import tip_demo
 from .stack import Paths, StackError, down, running_stack, up
 
 RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
@@ -64,11 +66,19 @@ def quiet_echo(stream: str, line: str) -> None:
         print(f"  [{stream.lower()}] {line}", flush=True)
 
 
-def run_lines(door: str, lines: list[str]) -> None:
-    """Run macro lines on the Door, stopping at the first that does not succeed."""
+def run_lines(door: str, lines: list[str]) -> list[str]:
+    """Run macro lines on the Door, stopping at the first that does not succeed; the macros'
+    Info, Warning and Error messages."""
     from .door import DoorClient
 
-    client = DoorClient(door, echo=quiet_echo)
+    messages: list[str] = []
+
+    def echo(stream: str, line: str) -> None:
+        if stream not in ("Output", "Progress"):
+            messages.append(line)
+        quiet_echo(stream, line)
+
+    client = DoorClient(door, echo=echo)
     try:
         for line in lines:
             print(f"\n>>> {line}")
@@ -77,6 +87,7 @@ def run_lines(door: str, lines: list[str]) -> None:
                 raise StackError(f"{line!r} did not succeed: {' '.join(result.errors)}")
     finally:
         client.close()
+    return messages
 
 
 def image_raster(door: str, folder: Path, name: str) -> None:
@@ -106,6 +117,11 @@ def demo(paths: Paths, world: Path) -> int:
     print(f"TANGO_HOST={stack.tango_host}")
     try:
         image_raster(stack.door, out, h5.name)
+        run_lines(stack.door, [f"laser_on {LASER_POWER}"])
+        try:
+            tip_demo(lambda lines: run_lines(stack.door, lines), world, out)
+        finally:
+            run_lines(stack.door, ["laser_off", "safe_state"])
     finally:
         if started:
             down(paths)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from nanomri import nv_spin
-from nanomri.analysis import fits
+from nanomri.analysis import fits, lines
+from nanomri.magnetic_tip import dipole_field
+from nanomri.surface import surface_height
 from nanomri.world import load_world
 
 from .conftest import StackRun
@@ -68,3 +70,35 @@ def test_pulsed_odmr_dips_at_the_nv_resonance(sensor):
 def test_a_sweep_with_one_point_is_refused_and_writes_nothing(sensor):
     done = sensor.cli("run", "rabi 0 1e-7 1 1000")
     assert done.returncode != 0 and "n >= 2" in done.stdout + done.stderr
+
+
+def tip_field(y_offset: float, height: float) -> tuple[float, float]:
+    """B along the NV (T) and its gradient along y (T/m) with the tip's apex `y_offset` from
+    the NV and `height` over the surface, from the world's tip."""
+    nv = np.asarray(MODEL.sensor.nv_position)
+    top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
+    tip = MODEL.sensor.tip[0]
+
+    def b(dy):
+        apex = np.array([nv[0], nv[1] + dy, top + height])
+        return dipole_field(nv, (apex + tip.offset)[None], np.array([tip.moment]))[2]
+
+    return b(y_offset), (b(y_offset + 1e-11) - b(y_offset - 1e-11)) / 2e-11
+
+
+def test_a_ramsey_line_under_the_tip_has_fringes_of_the_tips_gradient(sensor):
+    y0, height, tau = 23e-9, 30e-9, 450e-9
+    b, gradient = tip_field(y0, height)
+    nv = MODEL.sensor.nv_position
+    top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
+    sensor.run_ok("senv NanomriPulses \"{'pi': 20e-9, 'pi_half': 10e-9}\"")
+    try:
+        sensor.run_ok(f"mv mw_power 0.06 mw_frequency {float(nv_spin.transition_frequency(b))}")
+        sensor.run_ok(f"mv tip_x {nv[0]} tip_y {nv[1] + y0} tip_z {top + height}")
+        y, ratio, _ = sweep(sensor, f"nvline tip_y {nv[1] + y0 - 1e-9} {nv[1] + y0 + 1e-9} 41 "
+                                    f"ramsey {tau} 50000", "tip_y")
+    finally:
+        sensor.run_ok("usenv NanomriPulses")
+        sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
+    period = lines.fringe_period(y, ratio)
+    assert period.value == pytest.approx(1 / (nv_spin.GAMMA_E * tau * abs(gradient)), rel=0.1)

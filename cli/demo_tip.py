@@ -1,0 +1,161 @@
+"""The demo's scanning-gradient measurements of seed 001 on the sensor NV, from the Door:
+Ramsey fringes of the magnetic tip (period, gradient) and a CW-ESR resonant slice (FWHM).
+
+Like the paper: 0.12 T along the NV axis; a Ramsey line at tau = 450 ns with the tip's apex
+30 nm over the surface, the MW tuned by a pulsed ODMR with the tip there; the CW-ESR linewidth
+measured with the tip retracted, then a line with the apex 10 nm over the surface across one
+resonant slice, its place found by a coarse line and zoomed into. Where to put the lines is
+the operator's choice (here: around the steepest lateral gradient); what the fringes and the
+slice look like comes from the simulated physics.
+"""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import tango
+
+from nanomri import nv_spin
+from nanomri.analysis import fits, lines
+from nanomri.surface import surface_height
+from nanomri.world import load_world
+
+FIELD = 0.12  # T along the NV axis (seed 001, Fig. 2)
+RAMP_RATE = 1e-2  # T/s
+RAMSEY_TAU = 450e-9  # s
+PULSES = "{'pi': 20e-9, 'pi_half': 10e-9, 'rf_pi': 100e-9}"  # 25 MHz of Rabi at 60 mW
+RAMSEY_MW_POWER = 0.06  # W
+CW_MW_POWER = 2e-3  # W: power broadening to a ~110 ns inverse linewidth
+RAMSEY_HEIGHT, SLICE_HEIGHT = 30e-9, 10e-9  # m of the apex over the surface
+RAMSEY_LINE = (20.5e-9, 25.5e-9, 101)  # y from the NV (m), pixels: 0.5 Å
+RAMSEY_DETUNING_AT = 23e-9  # m: the MW on the NV's resonance with the tip here
+ODMR_SPAN = 400e6  # Hz above the bare resonance searched for the NV with the tip over it
+SLICE_SHIFT = 653.6e6  # Hz above the bare resonance: a slice near the steepest gradient
+COARSE_SLICE = (12e-9, 19e-9, 36)  # y from the NV (m), pixels: 2 Å
+ZOOM_HALF = 0.8e-9  # m each side of the coarse slice, 65 pixels of 0.25 Å
+PAPER = {"period": (3.3e-10, 0.3e-10), "gradient": 2.4e5, "fwhm": (2.5e-10, 0.5e-10),
+         "slice_gradient": 1.2e6}
+
+
+def last_file(out: str) -> Path:
+    line = next(s for s in reversed(out) if "nanomri NeXus file:" in s)
+    return Path(line.split("nanomri NeXus file:")[1].strip())
+
+
+def line_data(path: Path, motor: str) -> tuple[np.ndarray, np.ndarray]:
+    with h5py.File(path, "r") as h5:
+        m = h5["entry/measurement"]
+        return m[motor][()], m["ratio"][()]
+
+
+class TipDemo:
+    """The demo's Door and devices; `run(lines)` returns the messages of the macros."""
+
+    def __init__(self, run, world: Path):
+        self.run = run
+        model = load_world(world)
+        self.sensor = model.sensor
+        nx, ny, _ = model.sensor.nv_position  # the surface over the NV, as the AFM found it
+        self.surface_z = float(surface_height(model.sample.surface, nx, ny))
+        self.focus = model.sample.nv_centres[model.sensor.nv]
+
+    def setup(self) -> float:
+        """Field on, focus on the sensor; the bare resonance (Hz) the experimenter computes
+        from the field (the tip retracted, far)."""
+        magnet = tango.DeviceProxy("nanomri/confocal/magnet")
+        magnet.ramp_rate = RAMP_RATE
+        x, y, z = self.focus
+        self.run([f"mv x {x} y {y} z {z}", f"mv Bz {FIELD}", f"senv NanomriPulses \"{PULSES}\"",
+                  "write_ioreg mw_output 1"])
+        return float(nv_spin.transition_frequency(FIELD))
+
+    def _tip(self, dy: float, height: float) -> str:
+        nx, ny, _ = self.sensor.nv_position
+        return f"mv tip_x {nx} tip_y {ny + dy} tip_z {self.surface_z + height}"
+
+    def _line(self, start: float, end: float, n: int, mode: str, tau: float,
+              repetitions: int) -> tuple[np.ndarray, np.ndarray]:
+        ny = self.sensor.nv_position[1]
+        out = self.run([f"nvline tip_y {ny + start} {ny + end} {n} {mode} {tau} {repetitions}"])
+        y, ratio = line_data(last_file(out), "tip_y")
+        return y - ny, ratio
+
+    def ramsey(self, bare: float) -> dict:
+        """Fringes along y: their period and the gradient it means (seed 001, Fig. 2a). The MW
+        goes where a pulsed ODMR with the tip in place finds the NV's resonance."""
+        self.run([f"mv mw_power {RAMSEY_MW_POWER}", self._tip(RAMSEY_DETUNING_AT, RAMSEY_HEIGHT)])
+        out = self.run([f"odmr {bare} {bare + ODMR_SPAN} 81 20000 pulsed"])
+        f, ratio = line_data(last_file(out), "mw_frequency")
+        self.run([f"mv mw_frequency {fits.odmr(f, ratio)['centre']}"])
+        y, ratio = self._line(*RAMSEY_LINE, "ramsey", RAMSEY_TAU, 100_000)
+        period = lines.fringe_period(y, ratio)
+        return {"y": y, "ratio": ratio, "period": period.value, "period_err": period.error,
+                "gradient": lines.tip_gradient(period.value, RAMSEY_TAU)}
+
+    def linewidth(self, bare: float) -> dict:
+        """CW-ODMR of the NV with the tip retracted: its FWHM, the slice's frequency width."""
+        self.run([self._tip(0.0, 1e-6 - self.surface_z), f"mv mw_power {CW_MW_POWER}"])
+        out = self.run([f"odmr {bare - 30e6} {bare + 30e6} 61 20000 cw"])
+        f, ratio = line_data(last_file(out), "mw_frequency")
+        fit = fits.odmr(f, ratio)
+        return {"f": f, "ratio": ratio, "fwhm_hz": fit["fwhm"], "centre": fit["centre"]}
+
+    def slice(self, centre: float) -> dict:
+        """A CW-ESR line across one resonant slice, found coarse then zoomed (Fig. 2b)."""
+        self.run([f"mv mw_frequency {centre + SLICE_SHIFT}", self._tip(COARSE_SLICE[0],
+                                                                       SLICE_HEIGHT)])
+        y, ratio = self._line(*COARSE_SLICE, "cwesr", 10e-6, 20_000)
+        found = fits.odmr(y, ratio)["centre"]
+        self.run([self._tip(found - ZOOM_HALF, SLICE_HEIGHT)])
+        y, ratio = self._line(found - ZOOM_HALF, found + ZOOM_HALF, 65, "cwesr", 10e-6, 40_000)
+        width = lines.slice_fwhm(y, ratio)
+        return {"y": y, "ratio": ratio, "fwhm": width.value, "fwhm_err": width.error}
+
+
+def report(ramsey: dict, width: dict, cut: dict) -> None:
+    """The results next to seed 001's."""
+    p, p_err = PAPER["period"]
+    grad_slice = width["fwhm_hz"] / (nv_spin.GAMMA_E * cut["fwhm"])
+    print("\nScanning-gradient MRI (seed 001): this simulation vs the paper")
+    print(f"  Ramsey fringe period at 450 ns: {ramsey['period'] * 1e10:.2f} ± "
+          f"{ramsey['period_err'] * 1e10:.2f} Å   (paper {p * 1e10:.1f} ± {p_err * 1e10:.1f} Å)")
+    print(f"  tip gradient from the fringes:  {ramsey['gradient'] / 1e5:.2f} G/nm   "
+          f"(paper {PAPER['gradient'] / 1e5:.1f} G/nm)")
+    print(f"  CW-ESR linewidth (tip away):    {width['fwhm_hz'] / 1e6:.2f} MHz = inverse "
+          f"{1e9 / width['fwhm_hz']:.0f} ns   (paper 120 ns)")
+    f, f_err = PAPER["fwhm"]
+    print(f"  resonant slice FWHM:            {cut['fwhm'] * 1e10:.2f} ± "
+          f"{cut['fwhm_err'] * 1e10:.2f} Å   (paper {f * 1e10:.1f} ± {f_err * 1e10:.1f} Å)")
+    print(f"  gradient from the slice:        {grad_slice / 1e5:.1f} G/nm   "
+          f"(paper {PAPER['slice_gradient'] / 1e5:.0f} G/nm)")
+
+
+def save_figure(path: Path, ramsey: dict, width: dict, cut: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].plot(ramsey["y"] * 1e9, ramsey["ratio"], ".-")
+    axes[0].set(xlabel="tip y from the NV (nm)", ylabel="signal / reference",
+                title=f"Ramsey 450 ns: period {ramsey['period'] * 1e10:.2f} Å")
+    axes[1].plot((width["f"] - width["centre"]) / 1e6, width["ratio"], ".-")
+    axes[1].set(xlabel="MW detuning (MHz)", title=f"CW ODMR: {width['fwhm_hz'] / 1e6:.1f} MHz")
+    axes[2].plot(cut["y"] * 1e9, cut["ratio"], ".-")
+    axes[2].set(xlabel="tip y from the NV (nm)", title=f"slice FWHM {cut['fwhm'] * 1e10:.2f} Å")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def tip_demo(run, world: Path, out: Path) -> None:
+    """Seed 001's gradient measurements; results printed, figure into `out`."""
+    demo = TipDemo(run, world)
+    bare = demo.setup()
+    ramsey = demo.ramsey(bare)
+    width = demo.linewidth(bare)
+    cut = demo.slice(width["centre"])
+    report(ramsey, width, cut)
+    save_figure(out / "tip_gradient.png", ramsey, width, cut)
+    print(f"figure: {out / 'tip_gradient.png'}")

@@ -1,0 +1,81 @@
+"""Playing a pulse sequence on the sequencer and counting its gates: one point of an NV
+measurement, as every NV macro takes it."""
+
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import tango
+
+from nanomri.interfaces.laser import LaserMode
+from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.sequence import Sequence
+
+REQUIRED = ("sequencer", "counter", "laser", "mw")
+OPTIONAL = ("rf",)
+POLL = 0.01  # s between looks at the sequencer while it plays
+SETTLE_WAIT = 1.0  # s at most for a generator to settle on a new frequency
+
+
+def device_proxy(device: str) -> tango.DeviceProxy:
+    """A proxy that reads the device, not its polling cache (gate_counts is polled)."""
+    proxy = tango.DeviceProxy(device)
+    proxy.set_source(tango.DevSource.DEV)
+    return proxy
+
+
+class SequenceRunner:
+    """The sequencer, counter, laser and generators of one set-up (role -> Tango device);
+    `check` is called while waiting, so that a macro's abort or pause reaches it."""
+
+    def __init__(self, devices: Mapping[str, str], check: Callable[[], None]):
+        missing = set(REQUIRED) - set(devices)
+        if missing:
+            raise ValueError(f"the instruments lack {', '.join(sorted(missing))}")
+        self.dev = {role: device_proxy(devices[role])
+                    for role in REQUIRED + OPTIONAL if role in devices}
+        self.check = check
+
+    def gate_laser(self, gated: bool) -> None:
+        """The laser following the sequencer's laser channel (and emitting), or CW."""
+        laser = self.dev["laser"]
+        laser.mode = int(LaserMode.GATED if gated else LaserMode.CW)
+        if gated:
+            laser.emission = True
+
+    def play(self, sequence: Sequence, repetitions: int) -> np.ndarray:
+        """Photons of each gate of `sequence`, summed over `repetitions`."""
+        self.load(sequence)
+        return self.run(repetitions)
+
+    def load(self, sequence: Sequence) -> None:
+        """Upload `sequence`; it takes the sequencer's real upload time."""
+        sequencer = self.dev["sequencer"]
+        sequencer.Load(sequence.to_json())
+        self._wait(sequencer, tango.DevState.MOVING)
+
+    def run(self, repetitions: int) -> np.ndarray:
+        """Play the loaded sequence; photons of each of its gates."""
+        sequencer, counter = self.dev["sequencer"], self.dev["counter"]
+        sequencer.repetitions = repetitions
+        counter.counting_mode = int(CountingMode.SEQUENCE)
+        counter.Start()
+        sequencer.Run()
+        self._wait(sequencer, tango.DevState.RUNNING)
+        return np.asarray(counter.gate_counts, dtype=float)
+
+    def tune(self, role: str, frequency: float) -> None:
+        """Set a generator's frequency and wait until its output carries it."""
+        generator = self.dev[role]
+        generator.frequency = frequency
+        deadline = time.monotonic() + SETTLE_WAIT
+        while not generator.settled and time.monotonic() < deadline:
+            time.sleep(POLL)
+
+    def stop(self) -> None:
+        self.dev["sequencer"].Stop()
+
+    def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState) -> None:
+        while proxy.state() == while_in:
+            self.check()
+            time.sleep(POLL)
