@@ -9,25 +9,16 @@ env `NanomriPulses` (pi, pi_half, rf_pi in s), the devices from env `NanomriInst
 An abort leaves the instruments safe (macros/safety.py) and the file readable.
 """
 
-import time
-from datetime import datetime
-
 import numpy as np
-import tango
 from sardana.macroserver.macro import Macro, Type
-from sardana.macroserver.msexception import UnknownEnv
 
 from nanomri import sequences as sq
 from nanomri.analysis import fits
 from nanomri.clients import snapshot
-from nanomri.interfaces.laser import LaserMode
-from nanomri.interfaces.photon_counter import CountingMode
-from nanomri.nexus import COUNTER, MOTOR, Column, ScanFile, scan_path
+from nanomri.clients.macro_files import open_scan_file, pulses
+from nanomri.clients.sequence_runner import SequenceRunner
+from nanomri.nexus import MOTOR, Column
 
-PULSES_ENV = "NanomriPulses"
-DEFAULT_PULSES = {"pi": 50e-9, "pi_half": 25e-9, "rf_pi": 100e-9}
-POLL = 0.01  # s between looks at the sequencer while it plays
-SETTLE_WAIT = 1.0  # s at most for a generator to settle on a new frequency
 CW_LENGTH = 10e-6  # s of one CW-ODMR repetition
 
 
@@ -55,29 +46,22 @@ class _Sweep(Macro):
             raise ValueError(f"repetitions must be at least 1, got {repetitions}")
         self.values = np.linspace(start, end, n)
         self.repetitions = repetitions
-        devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
-        missing = {"sequencer", "counter", "laser", "mw"} - set(devices)
-        if missing:
-            raise ValueError(f"{snapshot.INSTRUMENTS_ENV} lacks {', '.join(sorted(missing))}")
-        self.devices = devices
-        self.dev = {role: _proxy(devices[role])
-                    for role in ("sequencer", "counter", "laser", "mw", "rf") if role in devices}
-        try:
-            pulses = dict(self.getEnv(PULSES_ENV))
-        except UnknownEnv:
-            pulses = {}
-        self.pulses = {**DEFAULT_PULSES, **pulses}
+        self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
+        self.runner = SequenceRunner(self.devices, self.checkPoint)
+        self.pulses = pulses(self)
 
     def run(self, *args):
         data = np.full((len(self.values), 2), np.nan)
-        file = self._open_file()
+        file = open_scan_file(self, self.devices,
+                              [Column(self.quantity, self.quantity, self.units, MOTOR)],
+                              len(self.values))
         status = "Abort"
-        laser = self.dev["laser"]
-        laser.mode, laser.emission = int(LaserMode.GATED), True
+        self.runner.gate_laser(True)
         try:
             for i, value in enumerate(self.values):
                 self.checkPoint()
-                data[i] = self._point(value)
+                counts = self.runner.play(self.sequence(value), self.repetitions)
+                data[i] = counts[:2]
                 file.write_point(i, {"point_nb": i, self.quantity: value, "signal": data[i, 0],
                                      "reference": data[i, 1], "ratio": data[i, 0] / data[i, 1]})
                 self.output(f"{i:4d}  {value:.6g} {self.units}  {data[i, 0]:.0f} / "
@@ -86,62 +70,9 @@ class _Sweep(Macro):
             status = "Normal"
         finally:
             file.close(status)
-            self.dev["sequencer"].Stop()
-            laser.mode = int(LaserMode.CW)
+            self.runner.stop()
+            self.runner.gate_laser(False)
         self._report(data)
-
-    def _point(self, value: float) -> tuple[float, float]:
-        """Play the point's sequence; (signal, reference) photons summed over its repetitions."""
-        seq, sequencer, counter = self.sequence(value), self.dev["sequencer"], self.dev["counter"]
-        sequencer.Load(seq.to_json())
-        self._wait(sequencer, tango.DevState.MOVING)  # the upload takes its real time
-        sequencer.repetitions = self.repetitions
-        counter.counting_mode = int(CountingMode.SEQUENCE)
-        counter.Start()
-        sequencer.Run()
-        self._wait(sequencer, tango.DevState.RUNNING)
-        counts = np.asarray(counter.gate_counts, dtype=float)
-        if len(counts) < 2:
-            raise RuntimeError(f"the counter returned {len(counts)} gates, the sequence has 2")
-        return counts[0], counts[1]
-
-    def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState) -> None:
-        while proxy.state() == while_in:
-            self.checkPoint()
-            time.sleep(POLL)
-
-    def _tune(self, role: str, frequency: float) -> None:
-        """Set a generator's frequency and wait until its output carries it."""
-        generator = self.dev[role]
-        generator.frequency = frequency
-        deadline = time.monotonic() + SETTLE_WAIT
-        while not generator.settled and time.monotonic() < deadline:
-            time.sleep(POLL)
-
-    def _open_file(self) -> ScanFile:
-        serialno = int(self._env_or("ScanID", 0)) + 1
-        self.setEnv("ScanID", serialno)
-        template = self._env_or("ScanFile", ["scan_{serialno:05d}.h5"])
-        template = template[0] if isinstance(template, list | tuple) else template
-        path = scan_path(f"{self.getEnv('ScanDir')}/{template}", serialno)
-        recorded = snapshot.instruments(self.devices, self.warning)
-        world_name, world = snapshot.world(recorded, self.warning)
-        columns = [Column("point_nb", "point_nb"),
-                   Column(self.quantity, self.quantity, self.units, MOTOR),
-                   Column("ratio", "ratio", "", COUNTER),
-                   Column("signal", "signal", "counts", COUNTER),
-                   Column("reference", "reference", "counts", COUNTER)]
-        file = ScanFile(path, title=self.getCommand(), serialno=serialno, columns=columns,
-                        npoints=len(self.values), instruments=recorded,
-                        world_name=world_name, world=world, start_time=datetime.now().astimezone())
-        self.info(f"nanomri NeXus file: {path}")
-        return file
-
-    def _env_or(self, name: str, default):
-        try:
-            return self.getEnv(name)
-        except UnknownEnv:
-            return default
 
     def _report(self, data: np.ndarray) -> None:
         try:
@@ -150,13 +81,6 @@ class _Sweep(Macro):
             self.warning(f"no fit: {exc}")
             return
         self.output(f"fit: {result.describe(self.fit_units)}")
-
-
-def _proxy(device: str) -> tango.DeviceProxy:
-    """A proxy that reads the device, not its polling cache (gate_counts is polled)."""
-    proxy = tango.DeviceProxy(device)
-    proxy.set_source(tango.DevSource.DEV)
-    return proxy
 
 
 SWEEP = [["start", Type.Float, None, "first value"], ["end", Type.Float, None, "last value"],
@@ -179,7 +103,7 @@ class odmr(_Sweep):
         self._prepare_sweep(start, end, n, repetitions)
 
     def sequence(self, value):
-        self._tune("mw", value)
+        self.runner.tune("mw", value)
         if self.mode == "cw":
             return sq.cw_odmr(CW_LENGTH)
         return sq.pulsed_odmr(self.pulses["pi"])
@@ -269,11 +193,11 @@ class deer(_Sweep):
     def prepare(self, start, end, n, tau, repetitions):
         self.tau = tau
         self._prepare_sweep(start, end, n, repetitions)
-        if "rf" not in self.dev:
+        if "rf" not in self.runner.dev:
             raise ValueError(f"{snapshot.INSTRUMENTS_ENV} has no rf generator")
 
     def sequence(self, value):
-        self._tune("rf", value)
+        self.runner.tune("rf", value)
         p = self.pulses
         return sq.deer(self.tau, p["pi_half"], p["pi"], p["rf_pi"])
 
