@@ -93,6 +93,18 @@ def cmd_spock(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace, paths: Paths) -> int:
+    from .analyze import analyze
+
+    try:
+        results = analyze(args.file)
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"nanomri analyze: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(results))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     from .demo import demo
 
@@ -116,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
     sub.add_parser("spock", help="Sardana's spock command line on the Door (profile nanomri)"
                    ).set_defaults(func=cmd_spock)
+    sp = sub.add_parser("analyze", help="the analysis a nanomri NeXus file calls for")
+    sp.add_argument("file", type=Path, help="a scan file (scan_NNNNN.h5)")
+    sp.set_defaults(func=cmd_analyze)
     sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
     sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)
     sp.set_defaults(func=cmd_demo)

@@ -27,14 +27,14 @@ class _Sweep(Macro):
 
     env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
     quantity, units = "x", ""
-    fit_units: dict[str, str] = {}
 
     def sequence(self, value: float):
         """The sequence of the point at `value` of the sweep (and settings it needs)."""
         raise NotImplementedError
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> fits.Fit:
-        raise NotImplementedError
+        """The fit of this measurement (`nanomri.analysis.fits.FOR_MACRO`)."""
+        return fits.FOR_MACRO[self.getName()][0](x, y)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ class _Sweep(Macro):
         except (ValueError, RuntimeError) as exc:
             self.warning(f"no fit: {exc}")
             return
-        self.output(f"fit: {result.describe(self.fit_units)}")
+        self.output(f"fit: {result.describe(fits.FOR_MACRO[self.getName()][1])}")
 
 
 SWEEP = [["start", Type.Float, None, "first value"], ["end", Type.Float, None, "last value"],
@@ -94,7 +94,6 @@ class odmr(_Sweep):
 
     param_def = SWEEP + [["mode", Type.String, "pulsed", "pulsed or cw"]]
     quantity, units = "mw_frequency", "Hz"
-    fit_units = {"centre": "Hz", "fwhm": "Hz", "depth": ""}
 
     def prepare(self, start, end, n, repetitions, mode):
         if mode not in ("pulsed", "cw"):
@@ -108,8 +107,6 @@ class odmr(_Sweep):
             return sq.cw_odmr(CW_LENGTH)
         return sq.pulsed_odmr(self.pulses["pi"])
 
-    def fit(self, x, y):
-        return fits.odmr(x, y)
 
 
 class rabi(_Sweep):
@@ -117,7 +114,6 @@ class rabi(_Sweep):
 
     param_def = SWEEP
     quantity, units = "duration", "s"
-    fit_units = {"frequency": "Hz", "decay": "s"}
 
     def prepare(self, start, end, n, repetitions):
         self._prepare_sweep(start, end, n, repetitions)
@@ -126,7 +122,7 @@ class rabi(_Sweep):
         return sq.rabi(value)
 
     def fit(self, x, y):
-        result = fits.rabi(x, y)
+        result = super().fit(x, y)
         self.output(f"pi pulse {1 / (2 * result['frequency']):.4g} s")
         return result
 
@@ -136,7 +132,6 @@ class ramsey(_Sweep):
 
     param_def = SWEEP
     quantity, units = "tau", "s"
-    fit_units = {"frequency": "Hz", "t2_star": "s"}
 
     def prepare(self, start, end, n, repetitions):
         self._prepare_sweep(start, end, n, repetitions)
@@ -144,8 +139,6 @@ class ramsey(_Sweep):
     def sequence(self, value):
         return sq.ramsey(value, self.pulses["pi_half"])
 
-    def fit(self, x, y):
-        return fits.ramsey(x, y)
 
 
 class echo(_Sweep):
@@ -153,7 +146,6 @@ class echo(_Sweep):
 
     param_def = SWEEP
     quantity, units = "tau", "s"
-    fit_units = {"time": "s", "power": ""}
 
     def prepare(self, start, end, n, repetitions):
         self._prepare_sweep(start, end, n, repetitions)
@@ -161,8 +153,6 @@ class echo(_Sweep):
     def sequence(self, value):
         return sq.echo(value, self.pulses["pi_half"], self.pulses["pi"])
 
-    def fit(self, x, y):
-        return fits.decay(x, y, power=None)
 
 
 class t1(_Sweep):
@@ -170,7 +160,6 @@ class t1(_Sweep):
 
     param_def = SWEEP
     quantity, units = "tau", "s"
-    fit_units = {"time": "s"}
 
     def prepare(self, start, end, n, repetitions):
         self._prepare_sweep(start, end, n, repetitions)
@@ -178,8 +167,6 @@ class t1(_Sweep):
     def sequence(self, value):
         return sq.t1(value)
 
-    def fit(self, x, y):
-        return fits.decay(x, y)
 
 
 class deer(_Sweep):
@@ -188,7 +175,6 @@ class deer(_Sweep):
 
     param_def = SWEEP[:3] + [["tau", Type.Float, None, "echo tau (s)"]] + SWEEP[3:]
     quantity, units = "rf_frequency", "Hz"
-    fit_units = {"centre": "Hz", "fwhm": "Hz", "depth": ""}
 
     def prepare(self, start, end, n, tau, repetitions):
         self.tau = tau
@@ -201,8 +187,6 @@ class deer(_Sweep):
         p = self.pulses
         return sq.deer(self.tau, p["pi_half"], p["pi"], p["rf_pi"])
 
-    def fit(self, x, y):
-        return fits.odmr(x, y)
 
 
 class deer_tau(_Sweep):
@@ -211,7 +195,6 @@ class deer_tau(_Sweep):
 
     param_def = SWEEP
     quantity, units = "tau", "s"
-    fit_units = {"frequency": "Hz", "decay": "s"}
 
     def prepare(self, start, end, n, repetitions):
         self._prepare_sweep(start, end, n, repetitions)
@@ -220,5 +203,3 @@ class deer_tau(_Sweep):
         p = self.pulses
         return sq.deer(value, p["pi_half"], p["pi"], p["rf_pi"])
 
-    def fit(self, x, y):
-        return fits.deer_oscillation(x, y)

@@ -122,3 +122,15 @@ def deer_oscillation(tau: np.ndarray, signal: np.ndarray) -> Fit:
     """A coherently coupled dark spin: cos(2 pi a tau) at its coupling `frequency` a (Hz)
     (seed 001, Fig. 4a), decaying with `decay`."""
     return rabi(tau, signal)
+
+
+# the fit of each point measurement, and the units of the parameters it reports
+FOR_MACRO = {
+    "odmr": (odmr, {"centre": "Hz", "fwhm": "Hz", "depth": ""}),
+    "rabi": (rabi, {"frequency": "Hz", "decay": "s"}),
+    "ramsey": (ramsey, {"frequency": "Hz", "t2_star": "s"}),
+    "echo": (lambda x, y: decay(x, y, power=None), {"time": "s", "power": ""}),
+    "t1": (decay, {"time": "s"}),
+    "deer": (odmr, {"centre": "Hz", "fwhm": "Hz", "depth": ""}),
+    "deer_tau": (deer_oscillation, {"frequency": "Hz", "decay": "s"}),
+}

@@ -1,0 +1,48 @@
+"""`nanomri analyze` finds in a scan file what the macro that wrote it measured."""
+
+import re
+
+import numpy as np
+import pytest
+
+from nanomri.cli.analyze import analyze
+from nanomri.nexus import COUNTER, MOTOR, Column, ScanFile
+
+
+def write(path, title: str, motor: str, x: np.ndarray, ratio: np.ndarray) -> None:
+    columns = [Column("point_nb", "point_nb"), Column(motor, motor, "", MOTOR),
+               Column("ratio", "ratio", "", COUNTER)]
+    file = ScanFile(path, title=title, serialno=1, columns=columns, npoints=len(x))
+    for i, (a, b) in enumerate(zip(x, ratio, strict=True)):
+        file.write_point(i, {"point_nb": i, motor: a, "ratio": b})
+    file.close()
+
+
+def number_after(text: str, name: str) -> float:
+    return float(re.search(rf"{name} = ?([-+0-9.e]+)", text).group(1))
+
+
+def test_a_rabi_file_gives_its_rabi_frequency(tmp_path):
+    rng = np.random.default_rng(2)
+    t = np.linspace(0, 300e-9, 61)
+    ratio = 0.9 + 0.1 * np.cos(2 * np.pi * 12e6 * t) + rng.normal(0, 0.01, t.size)
+    write(tmp_path / "s.h5", "rabi 0 3e-7 61 100000", "duration", t, ratio)
+    (line,) = analyze(tmp_path / "s.h5")
+    assert number_after(line, "frequency") == pytest.approx(12e6, rel=0.02)
+
+
+def test_a_ramsey_line_file_gives_its_fringe_period_and_gradient(tmp_path):
+    rng = np.random.default_rng(3)
+    y = np.linspace(2.5205e-6, 2.5255e-6, 101)
+    ratio = 0.92 + 0.06 * np.cos(2 * np.pi * (y - y[0]) / 3.3e-10) + rng.normal(0, 0.01, y.size)
+    write(tmp_path / "s.h5", "nvline tip_y 2.5205e-6 2.5255e-6 101 ramsey 4.5e-07 100000",
+          "tip_y", y, ratio)
+    period, gradient = analyze(tmp_path / "s.h5")
+    assert float(period.split()[2]) == pytest.approx(3.3e-10, rel=0.05)
+    assert "G/nm" in gradient and float(gradient.split()[2]) == pytest.approx(2.4e5, rel=0.05)
+
+
+def test_a_file_of_a_macro_without_analysis_is_refused_by_name(tmp_path):
+    write(tmp_path / "s.h5", "ascan x 0 1 9 0.1", "x", np.arange(10.0), np.ones(10))
+    with pytest.raises(ValueError, match="'ascan'"):
+        analyze(tmp_path / "s.h5")
