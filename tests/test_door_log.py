@@ -110,15 +110,20 @@ def test_a_handler_lock_an_aborted_thread_left_held_blocks_no_message():
         handler.acquire()
         taken.set()
         done.wait(10)
+        handler.release()  # else logging's shutdown at exit waits for it for ever
 
-    threading.Thread(target=aborted_macro, daemon=True).start()
-    assert taken.wait(5)
-    speaker = threading.Thread(target=logger.debug, args=("aborting",), daemon=True)
-    speaker.start()
-    speaker.join(5)
-    assert not speaker.is_alive(), "a message waits for a lock nobody will release"
-    deadline = time.monotonic() + 5
-    while not door.pushed and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert door.pushed == [["aborting"]]
-    done.set()
+    macro = threading.Thread(target=aborted_macro, daemon=True)
+    macro.start()
+    try:
+        assert taken.wait(5)
+        speaker = threading.Thread(target=logger.debug, args=("aborting",), daemon=True)
+        speaker.start()
+        speaker.join(5)
+        assert not speaker.is_alive(), "a message waits for a lock nobody will release"
+        deadline = time.monotonic() + 5
+        while not door.pushed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert door.pushed == [["aborting"]]
+    finally:
+        done.set()
+        macro.join(5)
