@@ -9,12 +9,14 @@ import tango
 
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequence import Sequence
 
 REQUIRED = ("sequencer", "counter", "laser", "mw")
 OPTIONAL = ("rf",)
 POLL = 0.01  # s between looks at the sequencer while it plays
 SETTLE_WAIT = 1.0  # s at most for a generator to settle on a new frequency
+RUN_MARGIN = 5.0  # s a run may take beyond its repetitions before it counts as stuck
 
 
 def device_proxy(device: str) -> tango.DeviceProxy:
@@ -49,10 +51,14 @@ class SequenceRunner:
         return self.run(repetitions)
 
     def load(self, sequence: Sequence) -> None:
-        """Upload `sequence`; it takes the sequencer's real upload time."""
+        """Upload `sequence`, to start at Run without delay (a hardware-gated scan leaves the
+        sequencer waiting for the stage); the upload takes its real time."""
         sequencer = self.dev["sequencer"]
+        sequencer.start_trigger = int(StartTrigger.IMMEDIATE)
+        sequencer.delay = 0.0
         sequencer.Load(sequence.to_json())
         self._wait(sequencer, tango.DevState.MOVING)
+        self.length = sequence.length
 
     def run(self, repetitions: int) -> np.ndarray:
         """Play the loaded sequence; photons of each of its gates."""
@@ -61,7 +67,7 @@ class SequenceRunner:
         counter.counting_mode = int(CountingMode.SEQUENCE)
         counter.Start()
         sequencer.Run()
-        self._wait(sequencer, tango.DevState.RUNNING)
+        self._wait(sequencer, tango.DevState.RUNNING, repetitions * self.length + RUN_MARGIN)
         return np.asarray(counter.gate_counts, dtype=float)
 
     def tune(self, role: str, frequency: float) -> None:
@@ -75,7 +81,12 @@ class SequenceRunner:
     def stop(self) -> None:
         self.dev["sequencer"].Stop()
 
-    def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState) -> None:
+    def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState,
+              timeout: float = 60.0) -> None:
+        """Until `proxy` leaves `while_in`; TimeoutError naming it after `timeout` s."""
+        deadline = time.monotonic() + timeout
         while proxy.state() == while_in:
             self.check()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{proxy.dev_name()} still {while_in} after {timeout:.3g} s")
             time.sleep(POLL)
