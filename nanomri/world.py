@@ -94,9 +94,6 @@ class World(Strict):
         if sensor.nv >= len(self.sample.nv_centres):
             raise ValueError(f"sensor.nv = {sensor.nv}: sample.nv_centres has only "
                              f"{len(self.sample.nv_centres)} entries")
-        if (sensor.tip or sensor.ferritin) and self.instruments.probe is None:
-            raise ValueError("sensor.tip and sensor.ferritin ride on the scan head: "
-                             "the world needs instruments.probe")
 
 
 class WorldError(ValueError):
