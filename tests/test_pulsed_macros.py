@@ -97,8 +97,9 @@ def test_a_ramsey_line_under_the_tip_has_fringes_of_the_tips_gradient(sensor):
     try:
         sensor.run_ok(f"mv mw_power 0.06 mw_frequency {float(nv_spin.transition_frequency(b))}")
         sensor.run_ok(f"mv tip_x {nv[0]} tip_y {nv[1] + y0} tip_z {top + height}")
-        y, ratio, _ = sweep(sensor, f"nvline tip_y {nv[1] + y0 - 1e-9} {nv[1] + y0 + 1e-9} 41 "
-                                    f"ramsey {tau} 50000", "tip_y")
+        # 3 nm of 0.5 Å pixels, 1e5 repetitions each: about 8 sigma of fringe amplitude
+        y, ratio, _ = sweep(sensor, f"nvline tip_y {nv[1] + y0 - 1.5e-9} {nv[1] + y0 + 1.5e-9} "
+                                    f"61 ramsey {tau} 100000", "tip_y")
     finally:
         sensor.run_ok("usenv NanomriPulses")
         sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
