@@ -125,7 +125,9 @@ class SimSensor:
             return None
         spins = nv_at[:, None, :] + self.dark
         fields = self._field(spins, times, apex)
-        axes = fields / np.linalg.norm(fields, axis=-1, keepdims=True)
+        norm = np.linalg.norm(fields, axis=-1, keepdims=True)
+        axes = np.where(norm > 0, fields / np.where(norm > 0, norm, 1.0), self.axis)  # no
+        # field at all (no magnet, no tip): quantised along the NV's axis, as good as any
         couplings = dark_spins.coupling(self.dark[None], self.axis, axes)
         on, frequency, power = _output(self.world, "rf", times)
         rabi = np.where(on, self.spec.dark_spins.rf_rabi_per_sqrt_watt * np.sqrt(power), 0.0)

@@ -13,6 +13,7 @@ from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
 from nanomri.simulators.drivers.scan_head import SimProbe
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.signal_generator import SimSignalGenerator
+from nanomri.simulators.nv_sensor import SimSensor
 from nanomri.simulators.playback import Playback
 from nanomri.simulators.world import SimWorld
 from nanomri.world import World
@@ -150,3 +151,12 @@ def test_an_echo_without_the_rf_pulse_is_the_same_with_or_without_dark_spins():
     no_spins = {k: v for k, v in SENSOR.items() if k != "dark_spins"}
     difference = sweep(deer_lab(), 0.0) - sweep(deer_lab(no_spins), 0.0)
     assert abs(difference.mean()) < 0.01
+
+
+def test_without_magnet_or_tip_the_dark_spins_leave_a_finite_readout():
+    data = yaml.safe_load(CONFOCAL.read_text())
+    model = World.model_validate({**data, "sensor": SENSOR})
+    world = SimWorld(model, FakeClock(50.0))
+    sensor = SimSensor(world, model.sensor)  # nothing attached: zero field everywhere
+    seq = sq.deer(1e-6, 25e-9, 50e-9, 100e-9)
+    assert np.isfinite(sensor.brightness(seq, np.array([60.0, 61.0]))).all()
