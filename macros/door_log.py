@@ -14,8 +14,13 @@ process pushes the queue in order, holding no lock any other thread waits for. Q
 no lock, so the handler takes none: Sardana aborts a macro by raising AbortException
 asynchronously in its thread, and one that lands between a lock's acquire and its release
 leaves the lock held for ever (seen in a fresh-clone run: the abort job and ReleaseMacro both
-waiting in `Handler.acquire`, no thread in `emit`). The MacroServer imports this module from
-the MacroPath; `install` replaces `handle` and `emit` once.
+waiting in `Handler.acquire`, no thread in `emit`).
+
+A client must still see a macro's messages before the Door says the macro ended (spock prints
+its prompt then): before the Door pushes its State, Status, MacroStatus or Result, the thread
+pushing them waits (at most `DRAIN_WAIT`) until the messages queued before have gone out. The
+MacroServer imports this module from the MacroPath; `install` replaces the handler's `handle`
+and `emit` and the Door's `set_attribute` once.
 """
 
 import queue
@@ -24,8 +29,11 @@ import threading
 
 import tango
 from sardana.tango.core.attributehandler import AttributeLogHandler
+from sardana.tango.macroserver.Door import Door
 
 BUSY_RETRIES = 3  # pushes of one message while the Door's monitor stays busy (3.2 s each)
+DRAIN_WAIT = 2.0  # s a Door state or macro-status push waits for the messages before it
+AFTER_MESSAGES = {"state", "status", "macrostatus", "result"}  # Door attributes pushed so
 
 
 def _push(handler: AttributeLogHandler, lines: list[str]) -> None:
@@ -44,7 +52,27 @@ def _push(handler: AttributeLogHandler, lines: list[str]) -> None:
 def _pusher(messages: queue.SimpleQueue) -> None:
     with tango.EnsureOmniThread():
         while True:
-            _push(*messages.get())
+            item = messages.get()
+            if isinstance(item, threading.Event):  # a drain mark: all before it went out
+                item.set()
+            else:
+                _push(*item)
+
+
+def drain(messages: queue.SimpleQueue, timeout: float = DRAIN_WAIT) -> bool:
+    """Wait until the messages queued so far have been pushed; False after `timeout` s."""
+    mark = threading.Event()
+    messages.put(mark)
+    return mark.wait(timeout)
+
+
+def _after_messages(original, messages: queue.SimpleQueue):
+    def set_attribute(self, attr, *args, **kwargs):
+        if attr.get_name().lower() in AFTER_MESSAGES:
+            drain(messages)
+        return original(self, attr, *args, **kwargs)
+
+    return set_attribute
 
 
 def _queued_emit(messages: queue.SimpleQueue):
@@ -68,9 +96,9 @@ def _handle_unlocked(self: AttributeLogHandler, record) -> bool:
     return kept
 
 
-def install(cls: type = AttributeLogHandler) -> queue.SimpleQueue:
-    """Make `cls` queue its messages, unlocked, for one pushing thread; again (a reload)
-    changes nothing."""
+def install(cls: type = AttributeLogHandler, door: type = Door) -> queue.SimpleQueue:
+    """Make `cls` queue its messages, unlocked, for one pushing thread, and `door` push its
+    state and macro status after them; again (a reload) changes nothing."""
     messages = cls.__dict__.get("_nanomri_messages")
     if messages is None:
         messages = queue.SimpleQueue()
@@ -79,6 +107,7 @@ def install(cls: type = AttributeLogHandler) -> queue.SimpleQueue:
         cls._nanomri_messages = messages
         cls.emit = _queued_emit(messages)
         cls.handle = _handle_unlocked
+        door.set_attribute = _after_messages(door.set_attribute, messages)
     return messages
 
 

@@ -45,12 +45,30 @@ class Handler(AttributeLogHandler):
     """Its own class, so that installing on it leaves Sardana's class alone."""
 
 
-def door_logger(door: Door) -> logging.Logger:
-    door_log.install(Handler)
+class DoorDevice:
+    """Where the Door pushes its State: here, into the stand-in Door's list."""
+
+    def __init__(self, door: Door):
+        self.door = door
+
+    def set_attribute(self, attr, value) -> None:
+        self.door.pushed.append([f"{attr.get_name()} {value}"])
+
+
+class Attr:
+    def __init__(self, name: str):
+        self.name = name
+
+    def get_name(self) -> str:
+        return self.name
+
+
+def door_logger(door: Door, handler_class: type = Handler) -> logging.Logger:
+    door_log.install(handler_class, DoorDevice)
     logger = logging.getLogger(f"door-{id(door)}")
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
-    handler = Handler(door, "Debug", max_buff_size=10)
+    handler = handler_class(door, "Debug", max_buff_size=10)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     return logger
@@ -127,3 +145,21 @@ def test_a_handler_lock_an_aborted_thread_left_held_blocks_no_message():
     finally:
         done.set()
         macro.join(5)
+
+
+class OrderedHandler(AttributeLogHandler):
+    """A class of its own: the Door-state patch is installed with it."""
+
+
+class SlowDoor(Door):
+    def set_attribute(self, attr: str, lines: list[str]) -> None:
+        time.sleep(0.2)  # a push that takes its time (a busy Door)
+        super().set_attribute(attr, lines)
+
+
+def test_the_door_pushes_its_state_after_the_messages_logged_before():
+    door = SlowDoor()
+    logger = door_logger(door, OrderedHandler)
+    logger.debug("last line of the macro")
+    DoorDevice(door).set_attribute(Attr("State"), "ON")  # the macro has ended
+    assert door.pushed == [["last line of the macro"], ["State ON"]]
