@@ -15,18 +15,68 @@ WORLD = f"sim:{CONFOCAL}"
 SERVER_TIMEOUT = 30.0
 
 
-def device(cls, driver: str = WORLD, **properties) -> DeviceTestContext:
+START_TRIES = 2
+RETRY_AFTER = 1.5  # s: cppTango refuses to reconnect to a server within 1 s of a failed try
+
+
+class Started:
+    """A test context whose server is started with one more try, and stopped when it fails.
+
+    A server process slow to answer its first connection leaves the client refused for a
+    second ("The connection request was delayed"), and a context whose start fails leaves its
+    process running, for which pytest then waits at exit for ever. Attributes are the
+    context's (`get_device`, `get_device_access`, ...).
+    """
+
+    def __init__(self, make):
+        self._make = make
+        self._context = make()
+
+    def __getattr__(self, name: str):
+        return getattr(self._context, name)
+
+    def __enter__(self):
+        for attempt in range(START_TRIES):
+            try:
+                return self._context.__enter__()
+            except Exception:
+                _stop(self._context)
+                if attempt + 1 == START_TRIES:
+                    raise
+            time.sleep(RETRY_AFTER)
+            self._context = self._make()
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+
+def _stop(context: MultiDeviceTestContext) -> None:
+    """End the server process of a context that failed to start."""
+    process = context.thread
+    if process.is_alive():
+        process.terminate()
+        process.join(SERVER_TIMEOUT)
+    context.delete_db()
+
+
+def device(cls, driver: str = WORLD, **properties) -> Started:
     """One device in its own server process on loopback, its `Driver` set to `driver`."""
-    return DeviceTestContext(cls, properties={"Driver": driver, **properties}, process=True,
-                             host="127.0.0.1", timeout=SERVER_TIMEOUT)
+    return Started(lambda: DeviceTestContext(
+        cls, properties={"Driver": driver, **properties}, process=True, host="127.0.0.1",
+        timeout=SERVER_TIMEOUT))
 
 
-def devices(*entries: tuple[type, str, str]) -> MultiDeviceTestContext:
+def multi(info: list[dict]) -> Started:
+    """Devices of `info` (as MultiDeviceTestContext takes it) in one server process."""
+    return Started(lambda: MultiDeviceTestContext(info, process=True, host="127.0.0.1",
+                                                  timeout=SERVER_TIMEOUT))
+
+
+def devices(*entries: tuple[type, str, str]) -> Started:
     """Several devices (class, name, Driver) in one server process, so they share one world;
     reach each with `context.get_device(name)`."""
-    info = [{"class": cls, "devices": [{"name": name, "properties": {"Driver": driver}}]}
-            for cls, name, driver in entries]
-    return MultiDeviceTestContext(info, process=True, host="127.0.0.1", timeout=SERVER_TIMEOUT)
+    return multi([{"class": cls, "devices": [{"name": name, "properties": {"Driver": driver}}]}
+                  for cls, name, driver in entries])
 
 
 def wait_while(proxy: tango.DeviceProxy, state: tango.DevState, timeout: float = 10.0) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import tango
 import yaml
-from tango.test_context import MultiDeviceTestContext
 
 from nanomri.devices.signal_generator import SignalGenerator
 from nanomri.drivers.signal_generator import open_driver as open_visa
@@ -32,7 +31,7 @@ from nanomri.world import WorldError, parse_world
 
 from .conftest import ROOT
 from .fake_clock import FakeClock
-from .tango_context import CONFOCAL, SERVER_TIMEOUT, device, reason
+from .tango_context import CONFOCAL, device, multi, reason
 
 
 def generator_world() -> dict:
@@ -347,8 +346,7 @@ def test_mw_and_rf_in_one_server_have_their_own_limits(world):
     info = [{"class": SignalGenerator, "devices": [
         {"name": "lab/setup/mw", "properties": {"Driver": f"sim:{world}#mw"}},
         {"name": "lab/setup/rf", "properties": {"Driver": f"sim:{world}#rf"}}]}]
-    with MultiDeviceTestContext(info, process=True, host="127.0.0.1",
-                                timeout=SERVER_TIMEOUT) as context:
+    with multi(info) as context:
         mw, rf = context.get_device("lab/setup/mw"), context.get_device("lab/setup/rf")
         rf.set_source(tango.DevSource.DEV)
         rf.frequency = 10e9
