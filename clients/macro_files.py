@@ -16,6 +16,11 @@ COUNT_COLUMNS = [Column("ratio", "ratio", "", COUNTER),
                  Column("reference", "reference", "counts", COUNTER)]
 
 
+def count_values(signal: float, reference: float) -> dict[str, float]:
+    """The count columns of a point: its gates and their ratio."""
+    return {"signal": signal, "reference": reference, "ratio": signal / reference}
+
+
 def env_or(macro, name: str, default):
     """A Sardana environment variable, or `default` where it is not set."""
     try:

@@ -2,7 +2,8 @@
 measurement, as every NV macro takes it."""
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import tango
@@ -80,6 +81,21 @@ class SequenceRunner:
 
     def stop(self) -> None:
         self.dev["sequencer"].Stop()
+
+    @contextmanager
+    def session(self, file) -> Iterator[None]:
+        """A measurement: the laser gated by the sequencer; at its end, however it ends, `file`
+        closed with its status (Normal, or Abort if it did not get to the end), the sequencer
+        stopped and the laser back to CW."""
+        status = "Abort"
+        self.gate_laser(True)
+        try:
+            yield
+            status = "Normal"
+        finally:
+            file.close(status)
+            self.stop()
+            self.gate_laser(False)
 
     def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState,
               timeout: float = 60.0) -> None:

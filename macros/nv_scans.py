@@ -14,7 +14,7 @@ from sardana.macroserver.macro import Macro, Type
 
 from nanomri import sequences as sq
 from nanomri.clients import snapshot
-from nanomri.clients.macro_files import open_scan_file, pulses
+from nanomri.clients.macro_files import count_values, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
 from nanomri.nexus import MOTOR, Column, Raster
 
@@ -66,9 +66,7 @@ class _NVScan(Macro):
         pixels = self._pixels()
         columns = [Column(m.getName(), m.getName(), "", MOTOR) for m in self.motors]
         file = open_scan_file(self, self.devices, columns, len(pixels), raster)
-        status = "Abort"
-        self.runner.gate_laser(True)
-        try:
+        with self.runner.session(file):
             self.runner.load(self.sequence)
             line = len(self.axes[-1]) if raster else len(pixels)
             last = (None,) * len(self.motors)
@@ -79,19 +77,12 @@ class _NVScan(Macro):
                         motor.move(position)
                 last = where
                 signal, reference = self.runner.run(self.repetitions)[:2]
-                file.write_point(i, {"point_nb": i, "signal": signal, "reference": reference,
-                                     "ratio": signal / reference,
+                file.write_point(i, {"point_nb": i, **count_values(signal, reference),
                                      **{m.getName(): p for m, p in zip(self.motors, where,
                                                                        strict=True)}})
                 if (i + 1) % line == 0:
                     self.output(f"line {(i + 1) // line} of {len(pixels) // line} done")
                 yield 100.0 * (i + 1) / len(pixels)
-            status = "Normal"
-        finally:
-            file.close(status)
-            self.runner.stop()
-            self.runner.gate_laser(False)
-
 
 class nvline(_NVScan):
     """A line of NV measurements along `motor` (e.g. the tip's x for Ramsey fringes)."""

@@ -15,7 +15,7 @@ from sardana.macroserver.macro import Macro, Type
 from nanomri import sequences as sq
 from nanomri.analysis import fits
 from nanomri.clients import snapshot
-from nanomri.clients.macro_files import open_scan_file, pulses
+from nanomri.clients.macro_files import count_values, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
 from nanomri.nexus import MOTOR, Column
 
@@ -38,6 +38,9 @@ class _Sweep(Macro):
 
     # --- the loop ------------------------------------------------------------------------
 
+    def prepare(self, start, end, n, repetitions):
+        self._prepare_sweep(start, end, n, repetitions)
+
     def _prepare_sweep(self, start: float, end: float, n: int, repetitions: int) -> None:
         if not (np.isfinite(start) and np.isfinite(end)) or n < 2:
             raise ValueError(f"{self.quantity}: need finite start and end and n >= 2, got "
@@ -55,23 +58,15 @@ class _Sweep(Macro):
         file = open_scan_file(self, self.devices,
                               [Column(self.quantity, self.quantity, self.units, MOTOR)],
                               len(self.values))
-        status = "Abort"
-        self.runner.gate_laser(True)
-        try:
+        with self.runner.session(file):
             for i, value in enumerate(self.values):
                 self.checkPoint()
-                counts = self.runner.play(self.sequence(value), self.repetitions)
-                data[i] = counts[:2]
-                file.write_point(i, {"point_nb": i, self.quantity: value, "signal": data[i, 0],
-                                     "reference": data[i, 1], "ratio": data[i, 0] / data[i, 1]})
+                data[i] = self.runner.play(self.sequence(value), self.repetitions)[:2]
+                file.write_point(i, {"point_nb": i, self.quantity: value,
+                                     **count_values(*data[i])})
                 self.output(f"{i:4d}  {value:.6g} {self.units}  {data[i, 0]:.0f} / "
                             f"{data[i, 1]:.0f} = {data[i, 0] / data[i, 1]:.4f}")
                 yield 100.0 * (i + 1) / len(self.values)
-            status = "Normal"
-        finally:
-            file.close(status)
-            self.runner.stop()
-            self.runner.gate_laser(False)
         self._report(data)
 
     def _report(self, data: np.ndarray) -> None:
@@ -108,15 +103,11 @@ class odmr(_Sweep):
         return sq.pulsed_odmr(self.pulses["pi"])
 
 
-
 class rabi(_Sweep):
     """Rabi: the MW pulse length swept (s) at the set frequency and power."""
 
     param_def = SWEEP
     quantity, units = "duration", "s"
-
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
 
     def sequence(self, value):
         return sq.rabi(value)
@@ -133,12 +124,8 @@ class ramsey(_Sweep):
     param_def = SWEEP
     quantity, units = "tau", "s"
 
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
-
     def sequence(self, value):
         return sq.ramsey(value, self.pulses["pi_half"])
-
 
 
 class echo(_Sweep):
@@ -147,12 +134,8 @@ class echo(_Sweep):
     param_def = SWEEP
     quantity, units = "tau", "s"
 
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
-
     def sequence(self, value):
         return sq.echo(value, self.pulses["pi_half"], self.pulses["pi"])
-
 
 
 class t1(_Sweep):
@@ -161,12 +144,8 @@ class t1(_Sweep):
     param_def = SWEEP
     quantity, units = "tau", "s"
 
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
-
     def sequence(self, value):
         return sq.t1(value)
-
 
 
 class deer(_Sweep):
@@ -188,16 +167,12 @@ class deer(_Sweep):
         return sq.deer(self.tau, p["pi_half"], p["pi"], p["rf_pi"])
 
 
-
 class deer_tau(_Sweep):
     """DEER in time: tau swept (s) with the RF pi pulse at the set RF frequency; a coherently
     coupled dark spin oscillates at its coupling."""
 
     param_def = SWEEP
     quantity, units = "tau", "s"
-
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
 
     def sequence(self, value):
         p = self.pulses
