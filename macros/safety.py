@@ -38,9 +38,15 @@ Guards keep a macro from leaving the Door busy for ever (each seen in issue 5's 
   does not always send a motor group's MOVING (seen in 2 of 5 tries: a software raster's first
   move after a Ctrl-C'd continuous raster and a hardware raster, the group ON at its target
   while the macro waited for MOVING).
+- the wait of an element's stop or abort for the end of its motion (`PoolElement.waitReady`,
+  Taurus's `EventGenerator.waitEvent`, which only looks at the last event) reads the state
+  every `MISSED_EVENT_AFTER` s and, if it is not the last event's, fires the missed event
+  itself (seen in CI: the abort job waiting for ever for the end of a MOVING that had ended,
+  the Door RUNNING and refusing every later macro).
 """
 
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Mapping
 
@@ -48,7 +54,8 @@ import tango
 from sardana.macroserver.macro import AbortException, InterruptException, macro
 from sardana.macroserver.msexception import UnknownEnv
 from sardana.macroserver.msmacromanager import MacroExecutor
-from taurus.core.util.event import AttributeEventWait
+from sardana.taurus.core.tango.sardana.pool import PoolElement
+from taurus.core.util.event import AttributeEventWait, EventGenerator
 
 INSTRUMENTS_ENV = "NanomriInstruments"
 SCAN_HEADS = ("probe",)  # roles whose SafeState retracts a tip: only when the macro used them
@@ -298,6 +305,34 @@ def _wrap_wait(original):
     return wait_for_event
 
 
+def _fire_missed_state(events: EventGenerator) -> None:
+    """Fire the element's state as read now, if its event did not come."""
+    try:
+        state = events.getAttribute().read(cache=False).rvalue
+    except Exception:  # no answer now: the next period reads again
+        return
+    if state != events.last_val:
+        events.warning(f"no event of state {state} for {MISSED_EVENT_AFTER:g} s (last event "
+                       f"{events.last_val}): firing it from a read")
+        events.fireEvent(state)
+
+
+def _wrap_wait_ready(original):
+    def wait_ready(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            period = MISSED_EVENT_AFTER
+            if deadline is not None:
+                period = max(min(period, deadline - time.monotonic()), 1e-3)
+            state = original(self, timeout=period)
+            if state != tango.DevState.MOVING or (
+                    deadline is not None and time.monotonic() >= deadline):
+                return state
+            _fire_missed_state(self.getStateEG())
+
+    return wait_ready
+
+
 WRAPPED = {
     MacroExecutor: {
         "_MacroExecutor__stopObjects": _wrap_interrupt,  # once the macro has been told to stop
@@ -308,6 +343,7 @@ WRAPPED = {
         "_abort": _wrap_abort_job,
     },
     AttributeEventWait: {"waitForEvent": _wrap_wait},
+    PoolElement: {"waitReady": _wrap_wait_ready},  # stop and abort wait for the end of motion
 }
 
 

@@ -16,7 +16,8 @@ import pytest
 import tango
 import yaml
 from sardana.macroserver.macro import AbortException
-from taurus.core.util.event import AttributeEventWait
+from sardana.taurus.core.tango.sardana.pool import PoolElement
+from taurus.core.util.event import AttributeEventWait, EventGenerator
 
 from .conftest import NANOMRI, ROOT, StackRun
 
@@ -223,6 +224,61 @@ def test_a_wait_for_moving_goes_on_waiting_while_the_element_is_in_fault():
     attribute.state = tango.DevState.MOVING  # read so at the next look
     thread.join(safety.MISSED_EVENT_AFTER + 1)
     assert ended == [True] and attribute.reads >= 2
+
+
+class StateEvents(EventGenerator):
+    """A Pool element's state events (`TangoAttributeEG`) whose last event was MOVING."""
+
+    def __init__(self, attribute: StateAttribute):
+        super().__init__("element state")
+        self.attribute, self.last_val = attribute, tango.DevState.MOVING
+
+    def getAttribute(self):  # noqa: N802 (Taurus's name)
+        return self.attribute
+
+    def warning(self, message):
+        self.attribute.warning(message)
+
+
+class Element:
+    """What `PoolElement.waitReady` uses of a Pool element, with the wrapped waitReady."""
+
+    def __init__(self, attribute: StateAttribute):
+        self.events = StateEvents(attribute)
+
+    def getStateEG(self):  # noqa: N802 (Sardana's name)
+        return self.events
+
+    waitReady = safety.WRAPPED[PoolElement]["waitReady"](  # noqa: N815
+        PoolElement._nanomri_originals["waitReady"])
+
+
+def test_an_abort_whose_end_of_motion_event_never_comes_ends_once_the_element_is_read_at_rest():
+    """`PoolElement.abort` waits without a timeout for the state to leave MOVING."""
+    attribute = StateAttribute(tango.DevState.ON)
+    element, ended = Element(attribute), []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: ended.append(element.waitReady()), daemon=True)
+    thread.start()
+    thread.join(safety.MISSED_EVENT_AFTER + 1)  # unwrapped, it would wait for ever
+    assert ended == [tango.DevState.ON]
+    assert safety.MISSED_EVENT_AFTER <= time.monotonic() - started < safety.MISSED_EVENT_AFTER + 1
+    assert "firing it from a read" in attribute.warnings[0] and attribute.reads == 1
+
+
+def test_a_wait_for_the_end_of_motion_waits_while_the_element_moves_and_keeps_its_timeout():
+    attribute = StateAttribute(tango.DevState.MOVING)
+    element, ended = Element(attribute), []
+    thread = threading.Thread(target=lambda: ended.append(element.waitReady()), daemon=True)
+    thread.start()
+    thread.join(safety.MISSED_EVENT_AFTER + 1)
+    assert ended == [] and attribute.warnings == [] and attribute.reads == 1
+    element.events.fireEvent(tango.DevState.ON)  # the event comes
+    thread.join(1.0)
+    assert ended == [tango.DevState.ON]
+    started = time.monotonic()
+    assert Element(attribute).waitReady(timeout=0.5) == tango.DevState.MOVING
+    assert 0.5 <= time.monotonic() - started < 1.0
 
 
 def test_a_wait_in_another_thread_is_not_aborted():
