@@ -1,0 +1,114 @@
+"""3D localisation of dark spins (seed 001): DEER images of spins drawn at random, and a
+frequency-lock map, made from the shipped world's tip and dark-spin physics with shot noise;
+the analysis sees only the images, the map and a DEER spectrum."""
+
+import numpy as np
+import pytest
+
+from nanomri import dark_spins, magnetic_tip
+from nanomri.analysis import fits
+from nanomri.analysis import localize as lz
+from nanomri.nv_spin import GAMMA_E
+from nanomri.world import load_world
+
+from .conftest import ROOT
+
+NM = 1e-9
+SENSOR = load_world(ROOT / "conf" / "worlds" / "confocal.yaml").sensor
+DIPOLES = np.array([d.offset for d in SENSOR.tip]), np.array([d.moment for d in SENSOR.tip])
+BIAS = 0.12  # T along the NV axis (z), seed 001
+RF_RABI, RF_PI = 5e6, 100e-9  # Hz, s: the world's RF pi pulse at 10 mW
+T2_STAR = SENSOR.dark_spins.t2_star
+RF_OFFSET = 250e6  # Hz above the dark spins' tip-away line
+LOCK_NOISE = 20e3  # Hz, one sigma of a locked NV frequency
+CONTRAST, NOISE = 0.1, 0.005  # DEER dip of a flipped spin, one sigma of a pixel's ratio
+IMAGE_XY = np.arange(-8, 8.01, 1.0) * NM  # tip from the NV, pixels of 1 nm
+IMAGE_Z = np.arange(30, 46.01, 2.0) * NM  # tip apex heights over the NV: a stack of 9 planes
+MAP_XY, MAP_Z = np.arange(-16, 16.01, 4.0) * NM, np.arange(12, 64.01, 4.0) * NM  # 4 nm pitch
+
+
+def tip_field(at: np.ndarray, tips: np.ndarray) -> np.ndarray:
+    """Field (T) at `at` (3,) from the NV with the tip's apex at `tips` (n, 3)."""
+    return magnetic_tip.dipole_field(at - tips, *DIPOLES)
+
+
+def grid(x, y, z, values=None) -> lz.Grid:
+    shape = (len(x), len(y), len(z))
+    return lz.Grid((x, y, z), np.zeros(shape) if values is None else values.reshape(shape))
+
+
+def frequency_lock_map(rng) -> lz.FieldMap:
+    """The NV's locked frequency over a coarse 3D grid of tip positions, as field on its axis."""
+    tips = grid(MAP_XY, MAP_XY, MAP_Z).points()
+    bias = np.array([0.0, 0.0, BIAS])
+    far = abs(2.87e9 - GAMMA_E * BIAS)
+    locked = abs(2.87e9 - GAMMA_E * (bias + tip_field(np.zeros(3), tips))[:, 2])
+    locked += rng.normal(0, LOCK_NOISE, locked.size)
+    return lz.FieldMap(grid(MAP_XY, MAP_XY, MAP_Z, lz.field_from_lock(locked, far, BIAS)))
+
+
+def flips(resonances: np.ndarray, rf: float) -> np.ndarray:
+    return dark_spins.flip_probability(resonances - rf, RF_RABI, RF_PI, T2_STAR)
+
+
+def dark_spin_line(rng) -> tuple[float, lz.Line]:
+    """The DEER spectrum with the tip away: the line's centre (Hz) and its fitted shape."""
+    f = GAMMA_E * BIAS + np.linspace(-20e6, 20e6, 81)
+    spectrum = 1 - CONTRAST * flips(GAMMA_E * BIAS, f) + rng.normal(0, NOISE / 2, f.size)
+    fit = fits.odmr(f, spectrum)
+    return fit["centre"], lz.lorentzian_line(fit["fwhm"])
+
+
+def deer_image(rng, spins: np.ndarray, weights: np.ndarray) -> lz.Grid:
+    """Signal/reference of a DEER stack: each spin's dip is its flip probability in the field
+    of the bias and the tip (|B|: the whole field, not its NV-axis part) times its weight."""
+    image = grid(IMAGE_XY, IMAGE_XY, IMAGE_Z)
+    tips = image.points()
+    rf = GAMMA_E * BIAS + RF_OFFSET
+    dip = np.zeros(len(tips))
+    for spin, weight in zip(spins, weights, strict=True):
+        field = tip_field(spin, tips) + [0.0, 0.0, BIAS]
+        dip += weight * flips(dark_spins.resonance(field), rf)
+    values = 1 - CONTRAST * dip + rng.normal(0, NOISE, len(tips))
+    return grid(*image.axes, values)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    rng = np.random.default_rng(2026)
+    centre, line = dark_spin_line(rng)
+    return frequency_lock_map(rng), GAMMA_E * BIAS + RF_OFFSET - centre, line
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_dark_spin_drawn_at_random_is_located_within_half_a_nanometre(lab, seed):
+    field, rf_offset, line = lab
+    rng = np.random.default_rng(seed)
+    spin = np.r_[rng.uniform(-5, 5, 2), rng.uniform(-4, 4)] * NM
+    image = deer_image(rng, spin[None], np.ones(1))
+    found = lz.locate(image, field, rf_offset, line, search=6e-9)
+    assert np.all(np.abs(found.offset - spin) < 0.5 * NM), (spin / NM, found.offset / NM)
+    assert np.all(found.error < 0.5 * NM) and found.amplitude < 0  # a dip
+
+
+def test_the_seed_spin_is_located_within_half_a_nanometre(lab):
+    field, rf_offset, line = lab
+    spin = np.array(SENSOR.dark_spins.coherent[0])
+    found = lz.locate(deer_image(np.random.default_rng(1), spin[None], np.ones(1)), field,
+                      rf_offset, line, search=6e-9)
+    assert np.all(np.abs(found.offset - spin) < 0.5 * NM)
+
+
+def test_an_image_without_a_spin_is_refused_not_located(lab):
+    field, rf_offset, line = lab
+    rng = np.random.default_rng(7)
+    image = deer_image(rng, np.zeros((0, 3)), np.zeros(0))  # DEER without signal: noise only
+    with pytest.raises(ValueError, match="no dark-spin signal"):
+        lz.locate(image, field, rf_offset, line, search=6e-9)
+
+
+def test_a_map_too_small_for_the_search_is_refused(lab):
+    field, rf_offset, line = lab
+    image = deer_image(np.random.default_rng(3), np.zeros((1, 3)), np.ones(1))
+    with pytest.raises(ValueError, match="does not cover"):
+        lz.locate(image, field, rf_offset, line, search=20e-9)
