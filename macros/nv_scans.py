@@ -1,4 +1,5 @@
-"""NV measurements over the positions of a scan head or stage: `nvline` and `nvraster`.
+"""NV measurements over the positions of a scan head or stage: `nvline`, `nvraster`, `xyz`
+(lines, planes and stacks of any motors) and `freqlock` (the MW locked to the NV).
 
 At every pixel the motors move and settle, then the mode's sequence (loaded once) plays
 `repetitions` times, photons counted per gate; the pixel's value is the signal gate over the
@@ -6,7 +7,7 @@ pumped reference. Modes (`nanomri.sequences`): `t1` (dark time tau after pumping
 contrast, seed 000), `ramsey` (tau between pi/2 pulses: the fringes of a magnetic tip, seed
 001), `echo`, `deer` (echo with the RF pi pulse on the dark spins: the tip's resonant slice),
 `cwesr` (laser and MW on for tau, then MW off: the CW resonant slice). One NeXus file per scan,
-an image for `nvraster`; an abort leaves the instruments safe and the lines done readable.
+an image for a plane; an abort leaves the instruments safe and the lines done readable.
 """
 
 import numpy as np
@@ -16,7 +17,8 @@ from nanomri import sequences as sq
 from nanomri.clients import snapshot
 from nanomri.clients.macro_files import count_values, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
-from nanomri.nexus import MOTOR, Column, Raster
+from nanomri.frequency_lock import FrequencyLock, Line
+from nanomri.nexus import COUNTER, MOTOR, Column, Raster
 
 MODES = {
     "t1": lambda tau, p: sq.t1(tau),
@@ -28,6 +30,7 @@ MODES = {
 TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
+LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
 
 
 def positions(name: str, start: float, end: float, n: int) -> np.ndarray:
@@ -38,37 +41,60 @@ def positions(name: str, start: float, end: float, n: int) -> np.ndarray:
 
 
 class _NVScan(Macro):
-    """The pixel loop of `nvline` and `nvraster`."""
+    """The pixel loop of the NV scans: motors moved to each pixel (the last axis fastest),
+    `measure` taken there, one file row per pixel."""
 
     env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
+    extra_columns: list[Column] = []
 
-    def _setup(self, motors, axes: list[np.ndarray], mode: str, tau: float, repetitions: int):
+    def _setup_axes(self, axes: list[list], repetitions: int) -> None:
+        """`axes`: [motor, start, end, n] per axis, slowest first."""
+        if not 1 <= len(axes) <= 3:
+            raise ValueError(f"give 1 to 3 axes, got {len(axes)}")
+        if repetitions < 1:
+            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+        motors = [a[0] for a in axes]
+        names = [m.getName() for m in motors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"the motors must differ, got {', '.join(names)}")
+        self.motors, self.repetitions = motors, repetitions
+        self.axes = [positions(f"axis {name}", *a[1:]) for name, a in zip(names, axes,
+                                                                           strict=True)]
+        self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
+        self.runner = SequenceRunner(self.devices, self.checkPoint)
+
+    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not np.isfinite(tau) or tau <= 0:
             raise ValueError(f"tau must be a positive time, got {tau}")
-        if repetitions < 1:
-            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
-        names = [m.getName() for m in motors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"the motors must differ, got {', '.join(names)}")
-        self.motors, self.axes, self.repetitions = motors, axes, repetitions
+        self._setup_axes(axes, repetitions)
         self.sequence = MODES[mode](tau, pulses(self))
-        self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
-        self.runner = SequenceRunner(self.devices, self.checkPoint)
 
     def _pixels(self) -> list[tuple[float, ...]]:
         """Motor positions of every pixel, the last axis fastest."""
         grids = np.meshgrid(*self.axes, indexing="ij")
         return list(zip(*(g.ravel() for g in grids), strict=True))
 
-    def _scan(self, raster: Raster | None):
+    def _raster(self) -> Raster | None:
+        if len(self.axes) != 2:
+            return None
+        return Raster(self.motors[1].getName(), self.motors[0].getName(), self.axes[1],
+                      self.axes[0])
+
+    def measure(self) -> dict[str, float]:
+        """The pixel's values: the mode's sequence played, its gates counted."""
+        signal, reference = self.runner.run(self.repetitions)[:2]
+        return count_values(signal, reference)
+
+    def run(self, *args):
         pixels = self._pixels()
         columns = [Column(m.getName(), m.getName(), "", MOTOR) for m in self.motors]
-        file = open_scan_file(self, self.devices, columns, len(pixels), raster)
+        file = open_scan_file(self, self.devices, columns + self.extra_columns, len(pixels),
+                              self._raster())
         with self.runner.session(file):
             self.runner.load(self.sequence)
-            line = len(self.axes[-1]) if raster else len(pixels)
+            line = len(self.axes[-1])
             last = (None,) * len(self.motors)
             for i, where in enumerate(pixels):
                 self.checkPoint()
@@ -76,27 +102,29 @@ class _NVScan(Macro):
                     if position != before:  # a slow axis moves once a line
                         motor.move(position)
                 last = where
-                signal, reference = self.runner.run(self.repetitions)[:2]
-                file.write_point(i, {"point_nb": i, **count_values(signal, reference),
+                file.write_point(i, {"point_nb": i, **self.measure(),
                                      **{m.getName(): p for m, p in zip(self.motors, where,
                                                                        strict=True)}})
                 if (i + 1) % line == 0:
                     self.output(f"line {(i + 1) // line} of {len(pixels) // line} done")
                 yield 100.0 * (i + 1) / len(pixels)
 
+
+AXIS = [["motor", Type.Moveable, None, "motor of this axis"],
+        ["start", Type.Float, None, "first position"],
+        ["end", Type.Float, None, "last position"],
+        ["n", Type.Integer, None, "pixels"]]
+AXES = ["axes", AXIS, None, "1 to 3 axes, slowest first (a stack: the plane's axis first)",
+        {"min": 1, "max": 3}]
+
+
 class nvline(_NVScan):
     """A line of NV measurements along `motor` (e.g. the tip's x for Ramsey fringes)."""
 
-    param_def = [["motor", Type.Moveable, None, "motor moved along the line"],
-                 ["start", Type.Float, None, "first position"],
-                 ["end", Type.Float, None, "last position"],
-                 ["n", Type.Integer, None, "pixels"], *TAIL]
+    param_def = [*AXIS, *TAIL]
 
     def prepare(self, motor, start, end, n, mode, tau, repetitions):
-        self._setup([motor], [positions("line", start, end, n)], mode, tau, repetitions)
-
-    def run(self, *args):
-        yield from self._scan(None)
+        self._setup([[motor, start, end, n]], mode, tau, repetitions)
 
 
 class nvraster(_NVScan):
@@ -113,11 +141,63 @@ class nvraster(_NVScan):
 
     def prepare(self, fast, fast_start, fast_end, fast_n, slow, slow_start, slow_end, slow_n,
                 mode, tau, repetitions):
-        axes = [positions("slow axis", slow_start, slow_end, slow_n),
-                positions("fast axis", fast_start, fast_end, fast_n)]
-        self._setup([slow, fast], axes, mode, tau, repetitions)
+        self._setup([[slow, slow_start, slow_end, slow_n], [fast, fast_start, fast_end, fast_n]],
+                    mode, tau, repetitions)
 
-    def run(self, *args):
-        raster = Raster(self.motors[1].getName(), self.motors[0].getName(), self.axes[1],
-                        self.axes[0])
-        yield from self._scan(raster)
+
+class xyz(_NVScan):
+    """NV measurements over a line, a plane (xy, xz, yz) or a stack of planes of any motors,
+    e.g. `xyz deer 2e-6 20000 tip_z 30e-9 40e-9 6 tip_y ... tip_x ...`."""
+
+    param_def = [*TAIL, AXES]
+
+    def prepare(self, mode, tau, repetitions, axes):
+        self._setup(axes, mode, tau, repetitions)
+
+
+class freqlock(_NVScan):
+    """The MW frequency locked to the NV's resonance at every pixel (seed 001): the tip's
+    field on the NV as a map of the locked frequency (column mw_frequency, NaN where the dip
+    was lost). An ODMR sweep of `span` around `frequency` at the first pixel finds the line;
+    each pixel then probes its two flanks (`nanomri.frequency_lock`). CW ODMR (laser and MW
+    on for `CW_DWELL`, then off) counts ~8x the photons of pulsed ODMR per second; pulsed
+    gives the narrower line."""
+
+    param_def = [["frequency", Type.Float, None, "MW frequency (Hz) near the NV's resonance"],
+                 ["span", Type.Float, None, "Hz of the first pixel's ODMR sweep"],
+                 ["odmr", Type.String, None, "cw or pulsed"],
+                 ["repetitions", Type.Integer, 10000, "repetitions per probe"], AXES]
+    extra_columns = [Column("mw_frequency", "mw_frequency", "Hz", COUNTER),
+                     Column("lock_steps", "lock_steps", "", COUNTER),
+                     Column("lock_searched", "lock_searched", "", COUNTER)]
+
+    def prepare(self, frequency, span, odmr, repetitions, axes):
+        if not (np.isfinite(frequency) and np.isfinite(span) and span > 0):
+            raise ValueError(f"need a finite frequency and a positive span, got {frequency}, "
+                             f"{span}")
+        if odmr not in ("cw", "pulsed"):
+            raise ValueError(f"odmr must be cw or pulsed, got {odmr!r}")
+        self._setup_axes(axes, repetitions)
+        self.sequence = (sq.cw_odmr(sq.CW_DWELL) if odmr == "cw"
+                         else sq.pulsed_odmr(pulses(self)["pi"]))
+        self.first_sweep = frequency + np.linspace(-span / 2, span / 2, LOCK_SWEEP_POINTS)
+        self.lock = None
+        self.probed = (np.nan, np.nan)
+
+    def probe(self, frequency: float) -> float:
+        """The signal/reference ratio with the MW at `frequency`."""
+        self.checkPoint()
+        self.runner.tune("mw", frequency)
+        self.probed = tuple(self.runner.run(self.repetitions)[:2])
+        return self.probed[0] / self.probed[1]
+
+    def measure(self) -> dict[str, float]:
+        if self.lock is None:
+            ratios = np.array([self.probe(f) for f in self.first_sweep])
+            line = Line.fitted(self.first_sweep, ratios)
+            self.output(f"NV line at {line.centre:.6g} Hz, FWHM {2 * line.hwhm:.3g} Hz, "
+                        f"depth {line.depth:.3f}: locking")
+            self.lock = FrequencyLock(line)
+        result = self.lock.follow(self.probe)
+        return {"mw_frequency": result.frequency, "lock_steps": result.steps,
+                "lock_searched": float(result.searched), **count_values(*self.probed)}

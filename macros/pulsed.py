@@ -19,8 +19,6 @@ from nanomri.clients.macro_files import count_values, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
 from nanomri.nexus import MOTOR, Column
 
-CW_LENGTH = 10e-6  # s of one CW-ODMR repetition
-
 
 class _Sweep(Macro):
     """The point loop of every measurement here; a subclass says what one point plays."""
@@ -99,7 +97,7 @@ class odmr(_Sweep):
     def sequence(self, value):
         self.runner.tune("mw", value)
         if self.mode == "cw":
-            return sq.cw_odmr(CW_LENGTH)
+            return sq.cw_odmr(sq.CW_DWELL)
         return sq.pulsed_odmr(self.pulses["pi"])
 
 

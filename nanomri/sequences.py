@@ -82,6 +82,9 @@ def t1(tau: float, pi: float = 0.0, timing: Timing = Timing()) -> Sequence:
     return _build(timing, [Pulse("mw", 0.0, pi)], pi + tau)
 
 
+CW_DWELL = 10e-6  # s of MW on (and then off) in a CW-ODMR point's repetition
+
+
 def cw_odmr(dwell: float, timing: Timing = Timing()) -> Sequence:
     """Laser on throughout, the MW on for the first `dwell` and off for the next: gate 0 counts
     the second half of the MW-on time (a CW-ESR dip), gate 1 the same of the MW-off time, the

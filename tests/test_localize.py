@@ -20,11 +20,11 @@ BIAS = 0.12  # T along the NV axis (z), seed 001
 RF_RABI, RF_PI = 5e6, 100e-9  # Hz, s: the world's RF pi pulse at 10 mW
 T2_STAR = SENSOR.dark_spins.t2_star
 RF_OFFSET = 250e6  # Hz above the dark spins' tip-away line
-LOCK_NOISE = 20e3  # Hz, one sigma of a locked NV frequency
-CONTRAST, NOISE = 0.1, 0.005  # DEER dip of a flipped spin, one sigma of a pixel's ratio
+LOCK_NOISE = 1e6  # Hz, one sigma of a locked NV frequency (freqlock, CW, 1e4 repetitions)
+CONTRAST, NOISE = 0.2, 0.03  # DEER dip of a flipped spin, one sigma of a ratio (1e5 reps)
 IMAGE_XY = np.arange(-8, 8.01, 1.0) * NM  # tip from the NV, pixels of 1 nm
 IMAGE_Z = np.arange(30, 46.01, 2.0) * NM  # tip apex heights over the NV: a stack of 9 planes
-MAP_XY, MAP_Z = np.arange(-16, 16.01, 4.0) * NM, np.arange(12, 64.01, 4.0) * NM  # 4 nm pitch
+MAP_XY, MAP_Z = np.arange(-18, 18.01, 6.0) * NM, np.arange(22, 58.01, 6.0) * NM  # 6 nm pitch
 
 
 def tip_field(at: np.ndarray, tips: np.ndarray) -> np.ndarray:

@@ -105,3 +105,35 @@ def test_a_ramsey_line_under_the_tip_has_fringes_of_the_tips_gradient(sensor):
         sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
     period = lines.fringe_period(y, ratio)
     assert period.value == pytest.approx(1 / (nv_spin.GAMMA_E * tau * abs(gradient)), rel=0.1)
+
+
+def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
+    """The locked MW frequency along a tip line is the NV's transition in the world tip's
+    field (no bias field here: D - gamma_e B), to about its lock noise."""
+    height, ys = 30e-9, np.linspace(15e-9, 25e-9, 11)
+    expected = nv_spin.transition_frequency([tip_field(y, height)[0] for y in ys])
+    nv = MODEL.sensor.nv_position
+    top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
+    try:
+        sensor.run_ok(f"mv mw_power 2e-3 tip_x {nv[0]} tip_y {nv[1] + ys[0]} tip_z {top + height}")
+        done = sensor.run_ok(f"freqlock {expected[0] + 5e6} 60e6 cw 10000 "
+                             f"tip_y {nv[1] + ys[0]} {nv[1] + ys[-1]} {len(ys)}")
+    finally:
+        sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
+    with h5py.File(last_file(sensor, done.stdout + done.stderr), "r") as h5:
+        locked = h5["entry/measurement/mw_frequency"][()]
+        assert h5["entry/end_status"][()] == b"Normal"
+    assert np.ptp(expected) > 20e6  # the tip moves the resonance by several linewidths
+    assert np.isfinite(locked).all()
+    assert np.median(np.abs(locked - expected)) < 1.5e6
+    assert np.max(np.abs(locked - expected)) < 5e6
+
+
+@pytest.mark.parametrize("line, message", [
+    ("freqlock 2.8e9 0 cw 1000 tip_y 0 1e-9 3", "positive span"),
+    ("freqlock 2.8e9 1e7 fast 1000 tip_y 0 1e-9 3", "cw or pulsed"),
+    ("xyz deer 2e-6 1000 tip_y 0 1e-9 3 tip_y 0 1e-9 3", "motors must differ"),
+])
+def test_bad_lock_and_grid_lines_are_refused(sensor, line, message):
+    done = sensor.cli("run", line)
+    assert done.returncode != 0 and message in done.stdout + done.stderr
