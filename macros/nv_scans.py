@@ -19,6 +19,7 @@ from nanomri.clients.macro_files import count_values, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
 from nanomri.frequency_lock import FrequencyLock, Line
 from nanomri.nexus import COUNTER, MOTOR, Column, Raster
+from nanomri.sequence import Sequence
 
 MODES = {
     "t1": lambda tau, p: sq.t1(tau),
@@ -63,13 +64,16 @@ class _NVScan(Macro):
         self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
         self.runner = SequenceRunner(self.devices, self.checkPoint)
 
-    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
+    def _mode_sequence(self, mode: str, tau: float) -> Sequence:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not np.isfinite(tau) or tau <= 0:
             raise ValueError(f"tau must be a positive time, got {tau}")
+        return MODES[mode](tau, pulses(self))
+
+    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
+        self.sequence = self._mode_sequence(mode, tau)
         self._setup_axes(axes, repetitions)
-        self.sequence = MODES[mode](tau, pulses(self))
 
     def _pixels(self) -> list[tuple[float, ...]]:
         """Motor positions of every pixel, the last axis fastest."""
@@ -158,30 +162,44 @@ class xyz(_NVScan):
 class freqlock(_NVScan):
     """The MW frequency locked to the NV's resonance at every pixel (seed 001): the tip's
     field on the NV as a map of the locked frequency (column mw_frequency, NaN where the dip
-    was lost). An ODMR sweep of `span` around `frequency` at the first pixel finds the line;
-    each pixel then probes its two flanks (`nanomri.frequency_lock`). CW ODMR (laser and MW
-    on for `CW_DWELL`, then off) counts ~8x the photons of pulsed ODMR per second; pulsed
-    gives the narrower line."""
+    was lost), and, with the NV kept on resonance, a measurement `mode` at each pixel (e.g.
+    deer: the dark-spin image and its PSF map in one scan; `none` records the lock's last
+    probe). An ODMR sweep of `span` around `frequency` at the first pixel finds the line;
+    each pixel then probes its two flanks `steps` times at most (`nanomri.frequency_lock`;
+    one step is a lock-in's tracking: the flanks give the offset). CW ODMR (laser and MW on
+    for `CW_DWELL`, then off) counts ~8x the photons of pulsed ODMR per second; pulsed gives
+    the narrower line."""
 
     param_def = [["frequency", Type.Float, None, "MW frequency (Hz) near the NV's resonance"],
                  ["span", Type.Float, None, "Hz of the first pixel's ODMR sweep"],
                  ["odmr", Type.String, None, "cw or pulsed"],
-                 ["repetitions", Type.Integer, 10000, "repetitions per probe"], AXES]
+                 ["repetitions", Type.Integer, None, "repetitions per probe"],
+                 ["steps", Type.Integer, None, "probes of both flanks per pixel, at most"],
+                 ["mode", Type.String, None, f"measured once locked: none, {', '.join(MODES)}"],
+                 ["tau", Type.Float, None, "the mode's time (s)"],
+                 ["mode_repetitions", Type.Integer, None, "repetitions of the mode"], AXES]
     extra_columns = [Column("mw_frequency", "mw_frequency", "Hz", COUNTER),
                      Column("lock_steps", "lock_steps", "", COUNTER),
                      Column("lock_searched", "lock_searched", "", COUNTER)]
 
-    def prepare(self, frequency, span, odmr, repetitions, axes):
+    def prepare(self, frequency, span, odmr, repetitions, steps, mode, tau, mode_repetitions,
+                axes):
         if not (np.isfinite(frequency) and np.isfinite(span) and span > 0):
             raise ValueError(f"need a finite frequency and a positive span, got {frequency}, "
                              f"{span}")
         if odmr not in ("cw", "pulsed"):
             raise ValueError(f"odmr must be cw or pulsed, got {odmr!r}")
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if mode != "none" and mode_repetitions < 1:
+            raise ValueError(f"mode_repetitions must be at least 1, got {mode_repetitions}")
+        self.mode_sequence = None if mode == "none" else self._mode_sequence(mode, tau)
+        self.mode_repetitions = mode_repetitions
         self._setup_axes(axes, repetitions)
         self.sequence = (sq.cw_odmr(sq.CW_DWELL) if odmr == "cw"
                          else sq.pulsed_odmr(pulses(self)["pi"]))
         self.first_sweep = frequency + np.linspace(-span / 2, span / 2, LOCK_SWEEP_POINTS)
-        self.lock = None
+        self.steps, self.lock = steps, None
         self.probed = (np.nan, np.nan)
 
     def probe(self, frequency: float) -> float:
@@ -197,7 +215,15 @@ class freqlock(_NVScan):
             line = Line.fitted(self.first_sweep, ratios)
             self.output(f"NV line at {line.centre:.6g} Hz, FWHM {2 * line.hwhm:.3g} Hz, "
                         f"depth {line.depth:.3f}: locking")
-            self.lock = FrequencyLock(line)
+            self.lock = FrequencyLock(line, max_steps=self.steps)
         result = self.lock.follow(self.probe)
+        counts = self.probed
+        if self.mode_sequence is not None:
+            counts = (np.nan, np.nan)
+            if np.isfinite(result.frequency):  # the NV on resonance: the mode means something
+                self.runner.tune("mw", result.frequency)
+                self.runner.load(self.mode_sequence)
+                counts = tuple(self.runner.run(self.mode_repetitions)[:2])
+                self.runner.load(self.sequence)
         return {"mw_frequency": result.frequency, "lock_steps": result.steps,
-                "lock_searched": float(result.searched), **count_values(*self.probed)}
+                "lock_searched": float(result.searched), **count_values(*counts)}

@@ -59,10 +59,10 @@ def dark_spin_line(rng) -> tuple[float, lz.Line]:
     return fit["centre"], lz.lorentzian_line(fit["fwhm"])
 
 
-def deer_image(rng, spins: np.ndarray, weights: np.ndarray) -> lz.Grid:
+def deer_image(rng, spins: np.ndarray, weights: np.ndarray, heights=IMAGE_Z) -> lz.Grid:
     """Signal/reference of a DEER stack: each spin's dip is its flip probability in the field
     of the bias and the tip (|B|: the whole field, not its NV-axis part) times its weight."""
-    image = grid(IMAGE_XY, IMAGE_XY, IMAGE_Z)
+    image = grid(IMAGE_XY, IMAGE_XY, heights)
     tips = image.points()
     rf = GAMMA_E * BIAS + RF_OFFSET
     dip = np.zeros(len(tips))
@@ -107,8 +107,9 @@ def test_an_image_without_a_spin_is_refused_not_located(lab):
         lz.locate(image, field, rf_offset, line, search=6e-9)
 
 
-def test_a_map_too_small_for_the_search_is_refused(lab):
+def test_an_image_beyond_the_map_is_refused(lab):
     field, rf_offset, line = lab
-    image = deer_image(np.random.default_rng(3), np.zeros((1, 3)), np.ones(1))
-    with pytest.raises(ValueError, match="does not cover"):
-        lz.locate(image, field, rf_offset, line, search=20e-9)
+    image = deer_image(np.random.default_rng(3), np.zeros((1, 3)), np.ones(1),
+                       heights=IMAGE_Z + 30 * NM)  # 60 to 76 nm: the map ends at 58
+    with pytest.raises(ValueError, match="covers less than half"):
+        lz.locate(image, field, rf_offset, line, search=6e-9)

@@ -58,7 +58,8 @@ class FieldMap:
         if not np.all(np.isfinite(grid.values)):
             raise ValueError("the field map has pixels where the lock found no resonance")
         self.grid = grid
-        self._interpolate = RegularGridInterpolator(grid.axes, grid.values, method="cubic")
+        self._interpolate = RegularGridInterpolator(grid.axes, grid.values, method="cubic",
+                                                    bounds_error=False, fill_value=None)
 
     def at(self, points: np.ndarray) -> np.ndarray:
         """Field (T) with the tip at `points` (..., 3); NaN outside the map."""
@@ -68,6 +69,10 @@ class FieldMap:
         out = np.full(points.shape[:-1], np.nan)
         out[inside] = self._interpolate(points[inside])
         return out
+
+    def extrapolated(self, points: np.ndarray) -> np.ndarray:
+        """Field (T) at `points`, continued past the map's edge (a fit's trial offsets)."""
+        return self._interpolate(np.asarray(points, dtype=float))
 
 
 def field_from_lock(nv_frequency: np.ndarray, far_frequency: float, bias_field: float
@@ -102,14 +107,14 @@ class Location:
 
 
 def _correlated(image: Grid) -> list[bool]:
-    """Axes searched by cross-correlation: those of at least 4 pixels no coarser than twice
-    the finest pixel. The others (a plane's normal, a few planes far apart) are searched by
-    sampling the PSF map at offsets of half the finest pixel."""
+    """Axes searched by cross-correlation: those of at least 4 pixels of the finest pitch.
+    The others (a plane's normal, planes further apart) are searched by sampling the PSF map
+    at offsets of half the finest pixel: a resonant slice is about a pixel thin."""
     pixels = [np.diff(a).mean() for a in image.axes if len(a) > 1]
     if not pixels:
         raise ValueError("the image has a single pixel")
     finest = min(pixels)
-    return [len(a) >= 4 and np.diff(a).mean() <= 2 * finest for a in image.axes]
+    return [len(a) >= 4 and np.diff(a).mean() <= 1.01 * finest for a in image.axes]
 
 
 def _shift_steps(image: Grid, correlated: list[bool], search: np.ndarray) -> list[np.ndarray]:
@@ -124,21 +129,37 @@ def _shift_steps(image: Grid, correlated: list[bool], search: np.ndarray) -> lis
     return steps
 
 
+def _masked_ncc(p: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|Pearson correlation| of the image with each window of `p` (NaN outside the map),
+    over the pixels whose PSF the map holds, and how many those are."""
+    valid = np.isfinite(p).astype(float)
+    p = np.nan_to_num(p)
+    ones = np.ones(data.shape)
+
+    def corr(a, b):
+        return signal.correlate(a, b, mode="valid")
+
+    n = np.maximum(corr(valid, ones), 1.0)
+    s_p, s_i = corr(p, ones), corr(valid, data)
+    cov = corr(p, data) - s_p * s_i / n
+    var_p = corr(p**2, ones) - s_p**2 / n
+    var_i = corr(valid, data**2) - s_i**2 / n
+    return np.abs(cov) / np.sqrt(np.maximum(var_p * var_i, 1e-300)), n
+
+
 def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
-               search: float | tuple[float, float, float]) -> tuple[np.ndarray, float]:
+               search: float | tuple[float, float, float]) -> tuple[np.ndarray, float, int]:
     """The offset (m, on the pixel grid) whose shifted PSF correlates best with the image
-    (either sign), within `search` (m, per axis), and that correlation: the place of a spin,
-    where `locate` starts its fit."""
+    (either sign), within `search` (m, per axis); that correlation, and over how many pixels:
+    those whose shifted position the map covers, at least half of the image."""
     search = np.broadcast_to(np.asarray(search, dtype=float), (3,))
     correlated = _correlated(image)
     steps = _shift_steps(image, correlated, search)
     looped = [i for i in range(3) if not correlated[i]]
     data = image.values - image.values.mean()
-    norm = np.linalg.norm(data)
-    if norm == 0:
+    if not np.any(data):
         raise ValueError("the image is flat: no dark-spin signal to locate")
-    window = np.ones(data.shape)
-    best, best_offset = -1.0, None
+    best, best_offset, best_n = -1.0, None, 0
     for chosen in product(*(steps[i] for i in looped)):
         # the PSF on the image grid padded by the search along the correlated axes
         axes = []
@@ -149,14 +170,8 @@ def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
                 axes.append(np.concatenate([axis[0] + steps[i][steps[i] < 0], axis,
                                             axis[-1] + steps[i][steps[i] > 0]]))
         grids = np.meshgrid(*axes, indexing="ij")
-        p = psf(field, np.stack(grids, axis=-1), rf_offset, line)
-        if np.isnan(p).any():
-            raise ValueError("the field map does not cover the image shifted by the search "
-                             f"range ({search / NM} nm): map a larger volume")
-        dot = signal.correlate(p, data, mode="valid")
-        total = signal.correlate(p, window, mode="valid")
-        energy = signal.correlate(p**2, window, mode="valid") - total**2 / data.size
-        ncc = np.abs(dot) / (norm * np.sqrt(np.maximum(energy, 1e-300)))
+        ncc, n = _masked_ncc(psf(field, np.stack(grids, axis=-1), rf_offset, line), data)
+        ncc[n < data.size / 2] = 0.0
         k = np.unravel_index(np.argmax(ncc), ncc.shape)
         if ncc[k] > best:
             offset = np.empty(3)
@@ -165,28 +180,33 @@ def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
                     offset[i] = chosen[looped.index(i)]
                 else:  # window start k: image pixel j sees the PSF at x_j + s, offset -s
                     offset[i] = -steps[i][k[i]]
-            best, best_offset = float(ncc[k]), offset
-    return best_offset, best
+            best, best_offset, best_n = float(ncc[k]), offset, int(n[k])
+    if best_n < data.size / 2:
+        raise ValueError("the field map covers less than half of the image shifted by the "
+                         f"search range ({search / NM} nm): map a larger volume")
+    return best_offset, best, best_n
 
 
 def locate(image: Grid, field: FieldMap, rf_offset: float, line: Line,
            search: float | tuple[float, float, float] = 8e-9) -> Location:
     """The offset (m) from the NV of the one dark spin in a DEER `image`, which is
     background + amplitude * PSF(u - offset), searched within `search` per axis."""
-    start, correlation = best_shift(image, field, rf_offset, line, search)
-    if correlation * np.sqrt(image.values.size) < SIGNIFICANCE:
+    start, correlation, pixels = best_shift(image, field, rf_offset, line, search)
+    if correlation * np.sqrt(pixels) < SIGNIFICANCE:
         raise ValueError(f"no dark-spin signal in the image: its best correlation with the "
                          f"shifted PSF, {correlation:.3f}, is that of noise")
-    tips = image.points() / NM
-    values = image.values.ravel()
+    inside = np.isfinite(field.at(image.points() - start))  # the pixels the fit uses
+    tips = image.points()[inside] / NM
+    values = image.values.ravel()[inside]
 
     def model(params):
         d, amplitude, background = params[:3], params[3], params[4]
-        return background + amplitude * psf(field, (tips - d) * NM, rf_offset, line)
+        return background + amplitude * line(rf_offset - GAMMA_E * field.extrapolated(
+            (tips - d) * NM))
 
     p0 = psf(field, (tips - start / NM) * NM, rf_offset, line)
     amplitude, background = np.polyfit(p0, values, 1)
-    fit = optimize.least_squares(lambda q: np.nan_to_num(model(q) - values, nan=1e3),
+    fit = optimize.least_squares(lambda q: model(q) - values,
                                  [*(start / NM), amplitude, background],
                                  diff_step=1e-4, x_scale=[0.1, 0.1, 0.1, abs(amplitude) or 1,
                                                           1.0])
