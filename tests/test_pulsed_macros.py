@@ -138,3 +138,44 @@ def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
 def test_bad_lock_and_grid_lines_are_refused(sensor, line, message):
     done = sensor.cli("run", line)
     assert done.returncode != 0 and message in done.stdout + done.stderr
+
+
+def test_deer_with_the_nv_locked_sees_the_dark_spin_in_its_slice_and_echo_does_not(sensor):
+    """seed 001: the NV kept on resonance by freqlock, DEER with the tip where its field brings
+    the world's coherent dark spin to the RF frequency loses coherence that an echo (the same
+    sequence without the RF pi pulse) keeps."""
+    nv = np.asarray(MODEL.sensor.nv_position)
+    spin = nv + np.asarray(MODEL.sensor.dark_spins.coherent[0])
+    top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
+    magnet = device(sensor, "nanomri/confocal/magnet")
+    bias = np.array([magnet.Bx, magnet.By, magnet.Bz])
+    tip = MODEL.sensor.tip[0]
+    x, z, ys = spin[0], top + 30e-9, nv[1] + np.linspace(10.5e-9, 13.5e-9, 10)
+
+    def field(point, y):
+        return dipole_field(point, (np.array([x, y, z]) + tip.offset)[None],
+                            np.array([tip.moment])) + bias
+
+    rf = device(sensor, "nanomri/confocal/rf")  # 5 MHz of Rabi frequency: a 100 ns pi pulse
+    rf.power, rf.output = 1e-2, True
+    rf.frequency = nv_spin.GAMMA_E * np.linalg.norm(field(spin, nv[1] + 12e-9))  # ~6 nm wide
+    nv_f = nv_spin.transition_frequency(field(nv, ys[0])[2])
+    sensor.run_ok("senv NanomriPulses \"{'pi': 100e-9, 'pi_half': 50e-9, 'rf_pi': 100e-9}\"")
+    ratios = {}
+    try:
+        sensor.run_ok(f"mv mw_power 2.5e-3 tip_x {x} tip_y {ys[0]} tip_z {z}")
+        for mode in ("deer", "echo"):
+            # tau = 9 us: the spin's ~50 kHz coupling turns the NV's phase by ~pi, the ratio
+            # ~0.05 lower; 3e5 repetitions count ~4600 photons a gate: a ratio to ~0.02
+            done = sensor.run_ok(f"freqlock {nv_f} 60e6 cw 10000 2 {mode} 9e-6 300000 "
+                                 f"tip_y {ys[0]} {ys[-1]} {len(ys)}")
+            with h5py.File(last_file(sensor, done.stdout + done.stderr), "r") as h5:
+                ratios[mode] = h5["entry/measurement/ratio"][()]
+                assert np.isfinite(h5["entry/measurement/mw_frequency"][()]).all()
+            sensor.run_ok(f"mv tip_y {ys[0]}")
+    finally:
+        sensor.run_ok("usenv NanomriPulses")
+        sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
+        rf.output = False
+    assert np.isfinite(ratios["deer"]).all() and np.isfinite(ratios["echo"]).all()
+    assert ratios["echo"].mean() - ratios["deer"].mean() > 0.025  # 3 sigma from 0 and 0.05
