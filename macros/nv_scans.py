@@ -31,6 +31,7 @@ MODES = {
 TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
+LOCK_ONLY = "lock"  # freqlock's mode that measures nothing more (Sardana reads "none" as unset)
 LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
 
 
@@ -163,7 +164,7 @@ class freqlock(_NVScan):
     """The MW frequency locked to the NV's resonance at every pixel (seed 001): the tip's
     field on the NV as a map of the locked frequency (column mw_frequency, NaN where the dip
     was lost), and, with the NV kept on resonance, a measurement `mode` at each pixel (e.g.
-    deer: the dark-spin image and its PSF map in one scan; `none` records the lock's last
+    deer: the dark-spin image and its PSF map in one scan; `lock` records the lock's last
     probe). An ODMR sweep of `span` around `frequency` at the first pixel finds the line;
     each pixel then probes its two flanks `steps` times at most (`nanomri.frequency_lock`;
     one step is a lock-in's tracking: the flanks give the offset). CW ODMR (laser and MW on
@@ -175,7 +176,8 @@ class freqlock(_NVScan):
                  ["odmr", Type.String, None, "cw or pulsed"],
                  ["repetitions", Type.Integer, None, "repetitions per probe"],
                  ["steps", Type.Integer, None, "probes of both flanks per pixel, at most"],
-                 ["mode", Type.String, None, f"measured once locked: none, {', '.join(MODES)}"],
+                 ["mode", Type.String, None,
+                  f"measured once locked: {LOCK_ONLY} (nothing more), {', '.join(MODES)}"],
                  ["tau", Type.Float, None, "the mode's time (s)"],
                  ["mode_repetitions", Type.Integer, None, "repetitions of the mode"], AXES]
     extra_columns = [Column("mw_frequency", "mw_frequency", "Hz", COUNTER),
@@ -191,9 +193,9 @@ class freqlock(_NVScan):
             raise ValueError(f"odmr must be cw or pulsed, got {odmr!r}")
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        if mode != "none" and mode_repetitions < 1:
+        if mode != LOCK_ONLY and mode_repetitions < 1:
             raise ValueError(f"mode_repetitions must be at least 1, got {mode_repetitions}")
-        self.mode_sequence = None if mode == "none" else self._mode_sequence(mode, tau)
+        self.mode_sequence = None if mode == LOCK_ONLY else self._mode_sequence(mode, tau)
         self.mode_repetitions = mode_repetitions
         self._setup_axes(axes, repetitions)
         self.sequence = (sq.cw_odmr(sq.CW_DWELL) if odmr == "cw"

@@ -116,7 +116,7 @@ def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
     top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
     try:
         sensor.run_ok(f"mv mw_power 2e-3 tip_x {nv[0]} tip_y {nv[1] + ys[0]} tip_z {top + height}")
-        done = sensor.run_ok(f"freqlock {expected[0] + 5e6} 60e6 cw 10000 3 none 0 0 "
+        done = sensor.run_ok(f"freqlock {expected[0] + 5e6} 60e6 cw 10000 3 lock 0 0 "
                              f"tip_y {nv[1] + ys[0]} {nv[1] + ys[-1]} {len(ys)}")
     finally:
         sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
@@ -130,8 +130,8 @@ def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("freqlock 2.8e9 0 cw 1000 3 none 0 0 tip_y 0 1e-9 3", "positive span"),
-    ("freqlock 2.8e9 1e7 fast 1000 3 none 0 0 tip_y 0 1e-9 3", "cw or pulsed"),
+    ("freqlock 2.8e9 0 cw 1000 3 lock 0 0 tip_y 0 1e-9 3", "positive span"),
+    ("freqlock 2.8e9 1e7 fast 1000 3 lock 0 0 tip_y 0 1e-9 3", "cw or pulsed"),
     ("freqlock 2.8e9 1e7 cw 1000 3 deer -1 1000 tip_y 0 1e-9 3", "positive time"),
     ("xyz deer 2e-6 1000 tip_y 0 1e-9 3 tip_y 0 1e-9 3", "motors must differ"),
 ])
