@@ -105,6 +105,18 @@ def cmd_analyze(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_locate(args: argparse.Namespace, paths: Paths) -> int:
+    from .locate import locate_files, report
+
+    try:
+        location = locate_files(args.lock, args.spectrum)
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"nanomri locate: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(report(location)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     from .demo import demo
 
@@ -131,6 +143,10 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("analyze", help="the analysis a nanomri NeXus file calls for")
     sp.add_argument("file", type=Path, help="a scan file (scan_NNNNN.h5)")
     sp.set_defaults(func=cmd_analyze)
+    sp = sub.add_parser("locate", help="a dark spin's 3D offset from the NV (seed 001)")
+    sp.add_argument("lock", type=Path, help="a `freqlock ... deer` scan over tip_x, tip_y, tip_z")
+    sp.add_argument("spectrum", type=Path, help="a `deer` RF spectrum with the tip away")
+    sp.set_defaults(func=cmd_locate)
     sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
     sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)
     sp.set_defaults(func=cmd_demo)

@@ -48,6 +48,25 @@ class Grid:
         return np.stack([g.ravel() for g in grids], axis=-1)
 
 
+def grid_from_columns(columns: dict[str, np.ndarray], axes: tuple[str, str, str],
+                      value: str) -> Grid:
+    """The Grid of column `value` over the positions of motor columns `axes` (x, y, z) of a
+    scan file (a line or plane has one position along the others)."""
+    missing = [name for name in (*axes, value) if name not in columns]
+    if missing:
+        raise ValueError(f"the scan has no column {', '.join(missing)}")
+    done = np.all([np.isfinite(columns[a]) for a in axes], axis=0)
+    positions = [np.unique(columns[a][done]) for a in axes]
+    values = np.full(tuple(len(p) for p in positions), np.nan)
+    index = tuple(np.searchsorted(p, columns[a][done]) for p, a in zip(positions, axes,
+                                                                       strict=True))
+    values[index] = columns[value][done]
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{value} is missing at {np.sum(~np.isfinite(values))} of "
+                         f"{values.size} grid points (an aborted scan, or a lost lock)")
+    return Grid(tuple(positions), values)
+
+
 class FieldMap:
     """The tip's field on the NV axis (T) from a frequency-lock map, between its points."""
 
