@@ -10,6 +10,9 @@ contrast, seed 000), `ramsey` (tau between pi/2 pulses: the fringes of a magneti
 an image for a plane; an abort leaves the instruments safe and the lines done readable.
 """
 
+import time
+from datetime import timedelta
+
 import numpy as np
 from sardana.macroserver.macro import Macro, Type
 
@@ -101,6 +104,7 @@ class _NVScan(Macro):
             self.runner.load(self.sequence)
             line = len(self.axes[-1])
             last = (None,) * len(self.motors)
+            started = time.monotonic()
             for i, where in enumerate(pixels):
                 self.checkPoint()
                 for motor, position, before in zip(self.motors, where, last, strict=True):
@@ -111,7 +115,9 @@ class _NVScan(Macro):
                                      **{m.getName(): p for m, p in zip(self.motors, where,
                                                                        strict=True)}})
                 if (i + 1) % line == 0:
-                    self.output(f"line {(i + 1) // line} of {len(pixels) // line} done")
+                    left = (time.monotonic() - started) * (len(pixels) / (i + 1) - 1)
+                    self.output(f"line {(i + 1) // line} of {len(pixels) // line} done, "
+                                f"{timedelta(seconds=round(left))} left")
                 yield 100.0 * (i + 1) / len(pixels)
 
 

@@ -110,7 +110,7 @@ def test_a_ramsey_line_under_the_tip_has_fringes_of_the_tips_gradient(sensor):
 def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
     """The locked MW frequency along a tip line is the NV's transition in the world tip's
     field (no bias field here: D - gamma_e B), to about its lock noise."""
-    height, ys = 30e-9, np.linspace(15e-9, 25e-9, 11)
+    height, ys = 30e-9, np.linspace(15e-9, 25e-9, 21)  # ~3.3 MHz a pixel: 0.8 half width
     expected = nv_spin.transition_frequency([tip_field(y, height)[0] for y in ys])
     nv = MODEL.sensor.nv_position
     top = float(surface_height(MODEL.sample.surface, nv[0], nv[1]))
@@ -123,10 +123,11 @@ def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
     with h5py.File(last_file(sensor, done.stdout + done.stderr), "r") as h5:
         locked = h5["entry/measurement/mw_frequency"][()]
         assert h5["entry/end_status"][()] == b"Normal"
+    assert "line 1 of 1 done, 0:00:00 left" in done.stdout
     assert np.ptp(expected) > 20e6  # the tip moves the resonance by several linewidths
     assert np.isfinite(locked).all()
-    assert np.median(np.abs(locked - expected)) < 1.5e6
-    assert np.max(np.abs(locked - expected)) < 5e6
+    error = np.abs(locked - expected)  # ~1 MHz a probe pair at 1e4 CW repetitions
+    assert np.median(error) < 1.5e6 and np.percentile(error, 90) < 4e6
 
 
 @pytest.mark.parametrize("line, message", [
