@@ -71,6 +71,15 @@ class SequenceRunner:
         self._wait(sequencer, tango.DevState.RUNNING, repetitions * self.length + RUN_MARGIN)
         return np.asarray(counter.gate_counts, dtype=float)
 
+    def count(self, dwell: float) -> float:
+        """Photons of one timed gate of `dwell` (the laser as it is)."""
+        counter = self.dev["counter"]
+        counter.counting_mode = int(CountingMode.TIMED)
+        counter.dwell = dwell
+        counter.Start()
+        self._wait(counter, tango.DevState.RUNNING, dwell + RUN_MARGIN)
+        return float(counter.counts)
+
     def tune(self, role: str, frequency: float) -> None:
         """Set a generator's frequency and wait until its output carries it."""
         generator = self.dev[role]

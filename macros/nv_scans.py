@@ -7,7 +7,9 @@ pumped reference. Modes (`nanomri.sequences`): `t1` (dark time tau after pumping
 contrast, seed 000), `ramsey` (tau between pi/2 pulses: the fringes of a magnetic tip, seed
 001), `echo`, `deer` (echo with the RF pi pulse on the dark spins: the tip's resonant slice),
 `cwesr` (laser and MW on for tau, then MW off: the CW resonant slice). One NeXus file per scan,
-an image for a plane; an abort leaves the instruments safe and the lines done readable.
+an image for a plane; an abort leaves the instruments safe and the lines done readable. With
+env `NanomriRefocus` set (s), the confocal spot is refocused on the NV between lines at most
+that often, against the sample's drift (macros/focus.py).
 """
 
 import time
@@ -18,7 +20,8 @@ from sardana.macroserver.macro import Macro, Type
 
 from nanomri import sequences as sq
 from nanomri.clients import snapshot
-from nanomri.clients.macro_files import count_values, open_scan_file, pulses
+from nanomri.clients.focus import refocus_with
+from nanomri.clients.macro_files import count_values, env_or, open_scan_file, pulses
 from nanomri.clients.sequence_runner import SequenceRunner
 from nanomri.frequency_lock import FrequencyLock, Line
 from nanomri.nexus import COUNTER, MOTOR, Column, Raster
@@ -34,6 +37,7 @@ MODES = {
 TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
+REFOCUS_ENV = "NanomriRefocus"  # s between refocusings on the NV during a scan; 0 or unset: never
 LOCK_ONLY = "lock"  # freqlock's mode that measures nothing more (Sardana reads "none" as unset)
 LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
 
@@ -104,7 +108,8 @@ class _NVScan(Macro):
             self.runner.load(self.sequence)
             line = len(self.axes[-1])
             last = (None,) * len(self.motors)
-            started = time.monotonic()
+            started = focused = time.monotonic()
+            every = float(env_or(self, REFOCUS_ENV, 0.0))
             for i, where in enumerate(pixels):
                 self.checkPoint()
                 for motor, position, before in zip(self.motors, where, last, strict=True):
@@ -118,6 +123,9 @@ class _NVScan(Macro):
                     left = (time.monotonic() - started) * (len(pixels) / (i + 1) - 1)
                     self.output(f"line {(i + 1) // line} of {len(pixels) // line} done, "
                                 f"{timedelta(seconds=round(left))} left")
+                    if every and time.monotonic() - focused >= every and i + 1 < len(pixels):
+                        refocus_with(self, self.runner)  # against drift, between lines
+                        focused = time.monotonic()
                 yield 100.0 * (i + 1) / len(pixels)
 
 

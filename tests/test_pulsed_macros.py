@@ -180,3 +180,51 @@ def test_deer_with_the_nv_locked_sees_the_dark_spin_in_its_slice_and_echo_does_n
         rf.output = False
     assert np.isfinite(ratios["deer"]).all() and np.isfinite(ratios["echo"]).all()
     assert ratios["echo"].mean() - ratios["deer"].mean() > 0.025  # 3 sigma from 0 and 0.05
+
+
+def scanner_position(stack: StackRun) -> np.ndarray:
+    scanner = device(stack, "nanomri/confocal/scanner")
+    return np.array([scanner.x, scanner.y, scanner.z])
+
+
+def test_refocus_brings_the_confocal_spot_back_onto_the_nv(sensor):
+    nv = np.asarray(MODEL.sample.nv_centres[MODEL.sensor.nv])
+    off = nv + [150e-9, -100e-9, 300e-9]
+    sensor.run_ok(f"mv x {off[0]} y {off[1]} z {off[2]}")
+    try:
+        done = sensor.run_ok("refocus")
+        error = scanner_position(sensor) - nv
+    finally:
+        sensor.run_ok(f"mv x {nv[0]} y {nv[1]} z {nv[2]}")
+    assert "refocused: x" in done.stdout
+    assert np.all(np.abs(error[:2]) < 30e-9) and abs(error[2]) < 100e-9, error
+
+
+def test_refocus_far_from_any_nv_is_refused_and_leaves_the_focus(sensor):
+    nv = np.asarray(MODEL.sample.nv_centres[MODEL.sensor.nv])
+    away = nv + [-3e-6, -3e-6, 0.0]  # no NV within microns: background only
+    sensor.run_ok(f"mv x {away[0]} y {away[1]} z {away[2]}")
+    try:
+        done = sensor.cli("run", "refocus 0.005")
+        where = scanner_position(sensor)
+    finally:
+        sensor.run_ok(f"mv x {nv[0]} y {nv[1]} z {nv[2]}")
+    assert done.returncode != 0 and "no NV along x" in done.stdout + done.stderr
+    assert np.allclose(where, away, atol=1e-9)
+
+
+def test_a_long_nv_scan_refocuses_between_lines_when_asked(sensor):
+    """Env NanomriRefocus: the focus, put 150 nm off, is back on the NV after the first line."""
+    nv = np.asarray(MODEL.sample.nv_centres[MODEL.sensor.nv])
+    tip = MODEL.sensor.nv_position
+    sensor.run_ok(f"mv x {nv[0] + 150e-9} y {nv[1]} z {nv[2]}")
+    sensor.run_ok("senv NanomriRefocus 0.001")
+    try:
+        done = sensor.run_ok(f"xyz t1 1e-6 1000 tip_y {tip[1]} {tip[1] + 1e-9} 2 "
+                             f"tip_x {tip[0]} {tip[0] + 2e-9} 3")
+        error = scanner_position(sensor) - nv
+    finally:
+        sensor.run_ok("usenv NanomriRefocus")
+        sensor.run_ok(f"mv x {nv[0]} y {nv[1]} z {nv[2]}")
+    assert done.stdout.count("refocused: x") == 1  # between the two lines, not after the last
+    assert np.all(np.abs(error[:2]) < 30e-9), error

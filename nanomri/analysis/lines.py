@@ -244,17 +244,46 @@ def _peak_start(u: np.ndarray, v: np.ndarray) -> lmfit.Parameters:
     return params
 
 
-def _peak_fwhm(function, x: np.ndarray, signal: np.ndarray, what: str) -> Measured:
-    """FWHM (m) of the single peak `function` fitted to the line; ValueError if there is none."""
+def _bright_peak_start(u: np.ndarray, v: np.ndarray) -> lmfit.Parameters:
+    """A peak above the line's lowest level: the start for a spot a line may cross off its
+    middle, where the median is no background."""
+    smooth = _smooth(v)
+    top = int(np.argmax(smooth))
+    params = _peak_start(u, v)
+    params["offset"].set(value=float(smooth.min()))
+    params["amplitude"].set(value=float(smooth[top] - smooth.min()), min=0.0)
+    params["centre"].set(value=float(u[top]))
+    params["fwhm"].set(value=max(float(np.sum(smooth > (smooth[top] + smooth.min()) / 2)), 2.0))
+    return params
+
+
+def _peak(function, x: np.ndarray, signal: np.ndarray, what: str, start=_peak_start):
+    """The single peak `function` fitted to the line, in the fit's frame; ValueError if there
+    is none, or if it lies outside the line or is wider than it."""
     u, v, frame = _framed(x, signal)
-    result = _fit(function, u, v, _peak_start(u, v))
+    result = _fit(function, u, v, start(u, v))
     _require(result, "amplitude", _threshold(len(u)), what)  # searched at every pixel
     centre, width = result.params["centre"].value, result.params["fwhm"].value
     if not u[0] <= centre <= u[-1]:
         raise ValueError(f"no {what}: the fitted centre is outside the line")
     if width > u[-1] - u[0]:
         raise ValueError(f"no {what}: the fitted width is longer than the line")
-    return Measured(width * frame.pixel, _error(result, "fwhm") * frame.pixel)
+    return result, frame
+
+
+def _peak_fwhm(function, x: np.ndarray, signal: np.ndarray, what: str) -> Measured:
+    """FWHM (m) of the single peak `function` fitted to the line; ValueError if there is none."""
+    result, frame = _peak(function, x, signal, what)
+    return Measured(result.params["fwhm"].value * frame.pixel,
+                    _error(result, "fwhm") * frame.pixel)
+
+
+def peak_centre(x: np.ndarray, profile: np.ndarray) -> Measured:
+    """Where a line's single bright peak is, a Gaussian on a constant background: e.g. the
+    confocal spot of an NV along a line through it."""
+    result, frame = _peak(_gaussian, x, profile, "peak", _bright_peak_start)
+    return Measured(frame.x(result.params["centre"].value),
+                    _error(result, "centre") * frame.pixel)
 
 
 def slice_fwhm(x: np.ndarray, signal: np.ndarray) -> Measured:
