@@ -28,8 +28,9 @@ SIGNIFICANCE = 8.0  # correlation x sqrt(pixels) below which an image holds no s
 
 @dataclass(frozen=True)
 class Grid:
-    """Values at tip positions on a regular grid: `axes` x, y, z (m, relative to the NV, each
-    increasing, one point for a plane or line), `values` of shape (len(x), len(y), len(z))."""
+    """Values at tip positions on a regular grid: `axes` x, y, z (m, each increasing, one point
+    for a plane or line; from the NV, or the motors' positions: an offset between two grids in
+    one frame is the same), `values` of shape (len(x), len(y), len(z))."""
 
     axes: tuple[np.ndarray, np.ndarray, np.ndarray]
     values: np.ndarray
