@@ -80,7 +80,8 @@ def sensor_read(reads: int = 5) -> float:
 
     world = get_world(Path(__file__).resolve().parents[1] / "conf" / "worlds" / "confocal.yaml")
     sensor = SimSensor(world, world.model.sensor)
-    starts = world.clock() + np.arange(16) * SEQUENCE.length
+    run = 100_000 * SEQUENCE.length  # the 16 repetitions sampled across a run of 1e5
+    starts = world.clock() + np.linspace(0.0, run, 16)
     sensor.brightness(SEQUENCE, starts)
     start = time.perf_counter()
     for _ in range(reads):

@@ -20,6 +20,9 @@ from nanomri.specs.sensor import SensorSpec
 from .world import SimWorld
 
 NO_FIELD = np.zeros(3)
+STILL_POSITION = 1e-11  # m: NV and tip moving less over a read's sampled repetitions (a
+# hundredth of the finest pixel; the drift of a few seconds) are taken as still
+STILL_FIELD = 1e-9  # T: so is a magnet field changing less
 
 
 class SimSensor:
@@ -117,30 +120,56 @@ class SimSensor:
         rate = 1 / self.spin.t1 + ferritin.relaxation_rate(variance, f.correlation_time)
         return dataclasses.replace(self.spin, t1=1 / rate)
 
+    def _still(self, nv_at: np.ndarray, apex: np.ndarray | None, times: np.ndarray,
+               rf: tuple[np.ndarray, ...]) -> bool:
+        """Whether NV, tip, magnet field and RF output are the same at all `times`, to
+        `STILL_POSITION` and `STILL_FIELD`."""
+        magnet = self.world.attached.get("magnet")
+        b0 = np.array([magnet.field_at(t) for t in times]) if magnet else np.zeros((1, 3))
+        return (_spread(nv_at) < STILL_POSITION and _spread(b0) < STILL_FIELD
+                and (apex is None or _spread(apex) < STILL_POSITION)
+                and all(_spread(np.asarray(a, dtype=float)[:, None]) == 0 for a in rf))
+
+    def _dark_spins(self, nv_at: np.ndarray, times: np.ndarray, apex: np.ndarray | None,
+                    rf: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(times, spins) couplings to the NV and offsets from the RF (Hz), (times,) the RF's
+        Rabi frequency on them."""
+        fields = self._field(nv_at[:, None, :] + self.dark, times, apex)
+        norm = np.linalg.norm(fields, axis=-1, keepdims=True)
+        axes = np.where(norm > 0, fields / np.where(norm > 0, norm, 1.0), self.axis)  # no
+        # field at all (no magnet, no tip): quantised along the NV's axis, as good as any
+        couplings = dark_spins.coupling(self.dark[None], self.axis, axes)
+        on, frequency, power = rf
+        rabi = np.where(on, self.spec.dark_spins.rf_rabi_per_sqrt_watt * np.sqrt(power), 0.0)
+        return couplings, dark_spins.resonance(fields) - frequency[:, None], rabi
+
     def _dephasing(self, seq: Sequence, nv_at: np.ndarray, times: np.ndarray,
                    apex: np.ndarray | None, spin: nv_spin.SpinProperties):
         """The coherence factor of a block: quasi-static bath times the dark spins'."""
         n, rf_windows = len(times), seq.windows("rf")
         if self.spec.dark_spins is None or not len(self.dark):
             return None
-        spins = nv_at[:, None, :] + self.dark
-        fields = self._field(spins, times, apex)
-        norm = np.linalg.norm(fields, axis=-1, keepdims=True)
-        axes = np.where(norm > 0, fields / np.where(norm > 0, norm, 1.0), self.axis)  # no
-        # field at all (no magnet, no tip): quantised along the NV's axis, as good as any
-        couplings = dark_spins.coupling(self.dark[None], self.axis, axes)
-        on, frequency, power = _output(self.world, "rf", times)
-        rabi = np.where(on, self.spec.dark_spins.rf_rabi_per_sqrt_watt * np.sqrt(power), 0.0)
-        offset = dark_spins.resonance(fields) - frequency[:, None]
+        rf = _output(self.world, "rf", times)
+        # the sampled repetitions of a pixel usually see one geometry (the tip at rest, the
+        # drift a few pm): the dark spins' couplings and resonances once, at the middle one
+        at = slice(n // 2, n // 2 + 1) if self._still(nv_at, apex, times, rf) else slice(None)
+        couplings, offset, rabi = self._dark_spins(nv_at[at], times[at],
+                                                   None if apex is None else apex[at],
+                                                   [a[at] for a in rf])
 
         def factor(block: nv_spin.Block) -> np.ndarray:
             lo, hi = block.toggling[0][0], block.toggling[-1][1]
             flips = [((a + b) / 2, _flip(offset, rabi, b - a, self.spec.dark_spins.t2_star))
                      for a, b in rf_windows if lo <= (a + b) / 2 <= hi]
             bath = nv_spin.quasi_static_dephasing(np.full(n, block.toggled), spin.t2_star)
-            return bath * dark_spins.coherence_left(block, flips, couplings)
+            return bath * np.broadcast_to(dark_spins.coherence_left(block, flips, couplings),
+                                          (n,))
 
         return factor
+
+
+def _spread(values: np.ndarray) -> float:
+    return float(np.ptp(values, axis=0).max()) if len(values) else 0.0
 
 
 def _flip(offset: np.ndarray, rabi: np.ndarray, duration: float, t2_star: float) -> np.ndarray:

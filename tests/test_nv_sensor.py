@@ -160,3 +160,27 @@ def test_without_magnet_or_tip_the_dark_spins_leave_a_finite_readout():
     sensor = SimSensor(world, model.sensor)  # nothing attached: zero field everywhere
     seq = sq.deer(1e-6, 25e-9, 50e-9, 100e-9)
     assert np.isfinite(sensor.brightness(seq, np.array([60.0, 61.0]))).all()
+
+
+def test_a_still_pixel_computes_its_dark_spins_once_and_gets_the_same_brightness(monkeypatch):
+    """NV, tip, field and RF the same at every sampled repetition: one geometry for all; the
+    brightness is what the per-repetition computation gives."""
+    lab = deer_lab()
+    sensor = lab.counter._sensor
+    seq = sq.deer(2e-6, 25e-9, 50e-9, 100e-9)
+    starts = lab.clock.now + np.arange(16) * seq.length
+    rf = lab.rf.output_at(starts)
+    nv_at, apex = sensor.nv_position(starts), sensor.apex(starts)
+    assert sensor._still(nv_at, apex, starts, rf)
+    once = sensor.brightness(seq, starts)
+    monkeypatch.setattr(type(sensor), "_still", lambda *args: False)
+    assert np.allclose(sensor.brightness(seq, starts), once, rtol=1e-9, atol=0)
+
+
+def test_a_moving_tip_is_not_still():
+    lab = deer_lab()
+    sensor = lab.counter._sensor
+    lab.probe.move_to("x", 2.6e-6)  # under way: the apex differs between repetitions
+    starts = lab.clock.now + np.arange(16) * 1e-3
+    rf = lab.rf.output_at(starts)
+    assert not sensor._still(sensor.nv_position(starts), sensor.apex(starts), starts, rf)
