@@ -1,6 +1,7 @@
 """Running nanomri devices in PyTango's test context, and waiting on them, for device tests."""
 
 import time
+import warnings
 
 import pytest
 import tango
@@ -24,8 +25,11 @@ class Started:
 
     A server process slow to answer its first connection leaves the client refused for a
     second ("The connection request was delayed"), and a context whose start fails leaves its
-    process running, for which pytest then waits at exit for ever. Attributes are the
-    context's (`get_device`, `get_device_access`, ...).
+    process running, for which pytest then waits at exit for ever. A server that does not
+    exit within SERVER_TIMEOUT at the end is killed by the context; once it is gone, that is
+    a warning, not a failure of the test (seen once in CI-like runs: a signal generator's
+    server, a controller's client still holding it). Attributes are the context's
+    (`get_device`, `get_device_access`, ...).
     """
 
     def __init__(self, make):
@@ -47,7 +51,13 @@ class Started:
             self._context = self._make()
 
     def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
+        try:
+            return self._context.__exit__(*exc)
+        except RuntimeError as error:  # the test is done; its server had to be killed
+            if self._context.thread.is_alive():
+                raise
+            warnings.warn(f"test server killed at exit: {error}", stacklevel=2)
+            return False
 
 
 def _stop(context: MultiDeviceTestContext) -> None:

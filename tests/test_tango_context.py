@@ -60,3 +60,24 @@ def test_a_server_that_never_answers_fails_the_test_and_is_stopped():
         with Started(lambda: Context(fails=5)):
             pass
     assert len(Context.made) == 2 and not any(c.thread.alive for c in Context.made)
+
+
+class SlowToExit(Context):
+    """A context whose server had to be killed at exit (`killed`) or survived it."""
+
+    def __init__(self, killed: bool):
+        super().__init__(fails=0)
+        self.killed = killed
+
+    def __exit__(self, *exc):
+        self.thread.alive = not self.killed
+        raise RuntimeError("Device server failed to exit cleanly (stuck in shutdown?).")
+
+
+def test_a_server_killed_at_exit_is_a_warning_and_one_still_alive_an_error():
+    with pytest.warns(UserWarning, match="test server killed at exit"):
+        with Started(lambda: SlowToExit(killed=True)):
+            pass
+    with pytest.raises(RuntimeError, match="failed to exit cleanly"):
+        with Started(lambda: SlowToExit(killed=False)):
+            pass
