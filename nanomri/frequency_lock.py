@@ -17,6 +17,7 @@ MAX_CORRECTION = 2.0  # half widths a step may move the lock point
 CENTRED_DIP = 0.5  # both flanks at least this deep (3/4 on resonance): the probes straddle it
 MIN_DIP = 0.05  # fraction of the line's depth a flank's dip is taken as at least
 SEARCH_POINTS = 81  # of the sweep that finds a lost dip again
+SEARCH_HALF_WIDTHS = 40  # that sweep's span, in half widths of the line
 LOST_BELOW = 0.15  # fraction of the expected flank depth under which the dip is lost
 
 
@@ -58,16 +59,15 @@ class FrequencyLock:
     (its centre the first lock point). Probing at delta = hwhm/sqrt(3) maximises the error
     signal's slope on a Lorentzian."""
 
-    def __init__(self, line: Line, tolerance: float | None = None, max_steps: int = 3,
-                 search_span: float | None = None):
+    def __init__(self, line: Line, max_steps: int = 3):
         if not (line.hwhm > 0 and 0 < line.depth < 1):
             raise ValueError(f"cannot lock to a line of hwhm {line.hwhm} Hz, depth {line.depth}")
         self.line = line
         self.frequency = line.centre
         self.delta = line.hwhm / np.sqrt(3)
-        self.tolerance = line.hwhm / 4 if tolerance is None else tolerance
+        self.tolerance = line.hwhm / 4  # a step smaller than this ends the pixel's lock
         self.max_steps = max_steps
-        self.search_span = 40 * line.hwhm if search_span is None else search_span
+        self.search_span = SEARCH_HALF_WIDTHS * line.hwhm
         self.flank_dip = line.baseline - float(line.at(line.centre + self.delta))
 
     def dips(self, lower: float, upper: float) -> tuple[float, float]:
