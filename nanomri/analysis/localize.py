@@ -109,10 +109,16 @@ def lorentzian_line(fwhm: float) -> Line:
     return lambda detuning: half**2 / (np.asarray(detuning) ** 2 + half**2)
 
 
+def response(field: np.ndarray, rf_offset: float, line: Line) -> np.ndarray:
+    """DEER response of a dark spin whose field from the tip is `field` (T, on the NV axis):
+    its line at f_RF - f0 - gamma_e dB (seed 001, Fig. 3a). `rf_offset` = f_RF - f0."""
+    return line(rf_offset - GAMMA_E * field)
+
+
 def psf(field: FieldMap, tips: np.ndarray, rf_offset: float, line: Line) -> np.ndarray:
-    """DEER response of a dark spin at the NV with the tip at `tips` (..., 3): its line at
-    f_RF - f0 - gamma_e dB (seed 001, Fig. 3a). `rf_offset` = f_RF - f0."""
-    return line(rf_offset - GAMMA_E * field.at(tips))
+    """The response of a dark spin at the NV with the tip at `tips` (..., 3); NaN outside the
+    map."""
+    return response(field.at(tips), rf_offset, line)
 
 
 @dataclass(frozen=True)
@@ -215,16 +221,16 @@ def locate(image: Grid, field: FieldMap, rf_offset: float, line: Line,
     if correlation * np.sqrt(pixels) < SIGNIFICANCE:
         raise ValueError(f"no dark-spin signal in the image: its best correlation with the "
                          f"shifted PSF, {correlation:.3f}, is that of noise")
-    inside = np.isfinite(field.at(image.points() - start))  # the pixels the fit uses
-    tips = image.points()[inside] / NM
-    values = image.values.ravel()[inside]
+    points = image.points()
+    p0 = psf(field, points - start, rf_offset, line)
+    inside = np.isfinite(p0)  # the pixels the fit uses
+    tips, values, p0 = points[inside] / NM, image.values.ravel()[inside], p0[inside]
 
     def model(params):
         d, amplitude, background = params[:3], params[3], params[4]
-        return background + amplitude * line(rf_offset - GAMMA_E * field.extrapolated(
-            (tips - d) * NM))
+        return background + amplitude * response(field.extrapolated((tips - d) * NM),
+                                                 rf_offset, line)
 
-    p0 = psf(field, (tips - start / NM) * NM, rf_offset, line)
     amplitude, background = np.polyfit(p0, values, 1)
     fit = optimize.least_squares(lambda q: model(q) - values,
                                  [*(start / NM), amplitude, background],
