@@ -14,7 +14,8 @@ from nanomri.nexus import read_image
 from nanomri.nv_spin import GAMMA_E
 
 
-def _columns(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+def read_columns(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """A scan file's macro line (entry/title) and its measurement columns."""
     with h5py.File(path, "r") as h5:
         title = h5["entry/title"][()]
         title = title.decode() if isinstance(title, bytes) else str(title)
@@ -50,7 +51,7 @@ def analyze_line(words: list[str], data: dict[str, np.ndarray]) -> list[str]:
 
 def analyze(path: Path) -> list[str]:
     """Lines of results for the file at `path`."""
-    title, data = _columns(path)
+    title, data = read_columns(path)
     words = title.split()
     macro = words[0] if words else ""
     if macro in fits.FOR_MACRO:

@@ -11,28 +11,29 @@ from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
 from nanomri.nv_spin import GAMMA_E, transition_frequency
 
+from .analyze import read_columns
+
 AXES = ("tip_x", "tip_y", "tip_z")
 SEARCH = 8e-9  # m per axis
 
 
-def _read(path: Path) -> tuple[str, dict[str, np.ndarray], h5py.Group | None]:
+def _rf_frequency(path: Path) -> float | None:
+    """The RF frequency recorded in a scan file's instrument settings (Hz)."""
     with h5py.File(path, "r") as h5:
-        title = h5["entry/title"][()]
-        title = title.decode() if isinstance(title, bytes) else str(title)
-        columns = {k: v[()] for k, v in h5["entry/measurement"].items()}
         rf = h5.get("entry/instrument/rf/frequency")
-        return title, columns, None if rf is None else float(rf[()])
+        return None if rf is None else float(rf[()])
 
 
 def locate_files(lock: Path, spectrum: Path, search: float = SEARCH) -> lz.Location:
     """The dark spin's offset from the NV, from the two files."""
-    title, columns, _ = _read(spectrum)
+    title, columns = read_columns(spectrum)
     if not title.startswith("deer "):
         raise ValueError(f"{spectrum}: not a deer RF spectrum ({title.split()[0]!r})")
     keep = np.isfinite(columns["rf_frequency"]) & np.isfinite(columns["ratio"])
     line = fits.odmr(columns["rf_frequency"][keep], columns["ratio"][keep])
     bias = line["centre"] / GAMMA_E  # the dark spins' g = 2 line: the field, tip away
-    title, columns, rf = _read(lock)
+    title, columns = read_columns(lock)
+    rf = _rf_frequency(lock)
     if not title.startswith("freqlock "):
         raise ValueError(f"{lock}: not a freqlock scan ({title.split()[0]!r})")
     if rf is None:
