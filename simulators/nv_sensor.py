@@ -128,7 +128,7 @@ class SimSensor:
         b0 = np.array([magnet.field_at(t) for t in times]) if magnet else np.zeros((1, 3))
         return (_spread(nv_at) < STILL_POSITION and _spread(b0) < STILL_FIELD
                 and (apex is None or _spread(apex) < STILL_POSITION)
-                and all(_spread(np.asarray(a, dtype=float)[:, None]) == 0 for a in rf))
+                and all(_spread(np.asarray(a, dtype=float)) == 0 for a in rf))
 
     def _dark_spins(self, nv_at: np.ndarray, times: np.ndarray, apex: np.ndarray | None,
                     rf: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
