@@ -8,6 +8,7 @@ import tango
 import yaml
 
 from nanomri.nexus import Instrument
+from nanomri.world import WorldError, world_document
 
 INSTRUMENTS_ENV = "NanomriInstruments"
 SKIPPED = {"State", "Status"}
@@ -54,16 +55,16 @@ def instruments(devices: dict[str, str] | None, warn) -> list[Instrument]:
 
 
 def world(recorded: list[Instrument], warn) -> tuple[str | None, str | None]:
-    """Name and YAML text of the world the simulated instruments read, if any."""
+    """Name and YAML text (its base worlds merged in) of the world the simulated instruments
+    read, if any."""
     paths = {p for p in map(world_file, (i.driver for i in recorded)) if p}
     if len(paths) > 1:
         warn(f"instruments simulate different worlds {sorted(map(str, paths))}")
     for path in sorted(paths):
         try:
-            text = path.read_text()
-            data = yaml.safe_load(text)
-        except (OSError, yaml.YAMLError) as exc:
+            data = world_document(path)
+        except WorldError as exc:
             warn(f"world file {path} not recorded: {exc}")
             continue
-        return (data.get("name") if isinstance(data, dict) else None), text
+        return data.get("name"), yaml.safe_dump(data, sort_keys=False)
     return None, None

@@ -2,7 +2,8 @@
 
 A world is YAML (`conf/worlds/*.yaml`, documented in `conf/worlds/README.md`). Every key is
 checked: an unknown key, a missing one, a non-finite or out-of-range value, or an NV centre
-outside the scanner's travel gives one `WorldError` line naming the file and the key.
+outside the scanner's travel gives one `WorldError` line naming the file and the key. A world
+may name a `base` world it changes: the set-up of one lab shared by the samples it measures.
 """
 
 from pathlib import Path
@@ -22,7 +23,7 @@ from .specs.sequencer import SequencerSpec
 from .specs.signal_generator import SignalGeneratorSpec
 from .specs.tunnel_current import TunnelCurrentSpec
 
-__all__ = ["AXES", "World", "WorldError", "load_world", "parse_world"]
+__all__ = ["AXES", "World", "WorldError", "load_world", "parse_world", "world_document"]
 
 
 class Sample(Strict):
@@ -65,6 +66,9 @@ class World(Strict):
 
     name: str = Field(min_length=1)
     seed: int = Field(ge=0)
+    # simulated seconds per second of wall time: >1 plays hours-long experiments as a
+    # time-lapse (every instrument's timing scaled alike); benchmarks need 1
+    clock_rate: float = Field(default=1.0, ge=1.0, le=1000.0)
     sample: Sample
     optics: Optics
     instruments: Instruments
@@ -111,8 +115,7 @@ def _describe(error: dict) -> str:
     return f"{where}: {message}" if where else message
 
 
-def parse_world(text: str, source: str = "<world>") -> World:
-    """Validate world YAML text; `source` names it in errors."""
+def _read_mapping(text: str, source: str) -> dict:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -122,15 +125,47 @@ def parse_world(text: str, source: str = "<world>") -> World:
         raise WorldError(f"{source}: not valid YAML{line}: {problem}") from None
     if not isinstance(data, dict):
         raise WorldError(f"{source}: a world file is a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes`: mappings merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def world_document(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The mapping of a world file with its `base` worlds (paths relative to it) merged in."""
+    path = Path(path)
+    if not path.is_file():
+        raise WorldError(f"world file not found: {path}")
+    if path.resolve() in _seen:
+        raise WorldError(f"{path}: base worlds form a cycle")
+    data = _read_mapping(path.read_text(), str(path))
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise WorldError(f"{path}: base must be the path of a world file, got {base!r}")
+    inherited = world_document(path.parent / base, (*_seen, path.resolve()))
+    return _merged(inherited, data)
+
+
+def _validated(data: dict, source: str) -> World:
     try:
         return World.model_validate(data)
     except ValidationError as exc:
         raise WorldError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors())) from None
 
 
+def parse_world(text: str, source: str = "<world>") -> World:
+    """Validate world YAML text (without a `base`); `source` names it in errors."""
+    return _validated(_read_mapping(text, source), source)
+
+
 def load_world(path: str | Path) -> World:
-    """Read and validate a world file."""
-    path = Path(path)
-    if not path.is_file():
-        raise WorldError(f"world file not found: {path}")
-    return parse_world(path.read_text(), str(path))
+    """Read and validate a world file, its base worlds merged in."""
+    return _validated(world_document(path), str(path))

@@ -44,13 +44,21 @@ class LaserHistory:
         return np.asarray(self.gated)[self._index(t)]
 
 
-class SimWorld:
-    """A validated world plus the shared state of its simulated instruments."""
+def scaled_clock(rate: float, wall: Clock = time.monotonic) -> Clock:
+    """World time (s) that runs `rate` times faster than `wall` from now, starting at 0 (a
+    small origin keeps nanosecond resolution at any rate)."""
+    origin = wall()
+    return lambda: rate * (wall() - origin)
 
-    def __init__(self, model: World, clock: Clock = time.monotonic):
+
+class SimWorld:
+    """A validated world plus the shared state of its simulated instruments, on the world's
+    clock: by default the wall clock sped up by the world's `clock_rate`."""
+
+    def __init__(self, model: World, clock: Clock | None = None):
         self.model = model
-        self.clock = clock
-        now = clock()
+        self.clock = clock or scaled_clock(model.clock_rate)
+        now = self.clock()
         start = model.instruments.scanner.initial_position.as_dict()
         self.paths = {axis: Trajectory.rest(start[axis], now) for axis in AXES}
         self.laser = LaserHistory(now)

@@ -1,12 +1,14 @@
 """Simulated scanner, laser and photon counter sharing one world, on a fake clock."""
 
+import time
+
 import numpy as np
 import pytest
 
 from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
 from nanomri.simulators.drivers.scanner import SimScanner
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.world import SimWorld, scaled_clock
 from nanomri.world import load_world
 
 from .conftest import ROOT
@@ -110,3 +112,18 @@ def test_laser_refuses_power_above_its_maximum():
     with pytest.raises(ValueError, match="outside"):
         laser.set_power(MODEL.instruments.laser.max_power * 2)
     assert laser.power() == MODEL.instruments.laser.initial_power
+
+
+def test_a_world_clock_runs_its_clock_rate_times_faster_than_the_wall():
+    wall = FakeClock(1e6)
+    clock = scaled_clock(40.0, wall)
+    assert clock() == 0.0
+    wall.now += 0.25
+    assert clock() == pytest.approx(10.0)
+
+
+def test_a_world_runs_on_its_own_clock_rate():
+    world = SimWorld(MODEL.model_copy(update={"clock_rate": 1000.0}))
+    start = world.clock()
+    time.sleep(0.01)
+    assert world.clock() - start >= 10.0
