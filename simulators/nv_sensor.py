@@ -23,6 +23,7 @@ NO_FIELD = np.zeros(3)
 STILL_POSITION = 1e-11  # m: NV and tip moving less over a read's sampled repetitions (a
 # hundredth of the finest pixel; the drift of a few seconds) are taken as still
 STILL_FIELD = 1e-9  # T: so is a magnet field changing less
+RELAXATION_STILL = 1e-10  # m: ferritin's T1 over a pixel moving less is its middle's
 
 
 class SimSensor:
@@ -114,6 +115,9 @@ class SimSensor:
         f = self.spec.ferritin
         if f is None or apex is None:
             return self.spin
+        if _spread(nv_at) < RELAXATION_STILL and _spread(apex) < RELAXATION_STILL:
+            middle = slice(len(apex) // 2, len(apex) // 2 + 1)  # a drift's mean, to 2nd order
+            nv_at, apex = nv_at[middle], apex[middle]
         relative = apex[:, None, :] + self.cores - nv_at[:, None, :]
         variance = ferritin.transverse_variance(relative, self.axis, f.spins, f.diameter,
                                                 f.variance_fraction)

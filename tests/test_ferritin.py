@@ -47,3 +47,13 @@ def test_a_cluster_lies_in_its_ellipse_at_its_depths():
     u, v = (cores[:, 0] - 1e-7) / 5e-8, (cores[:, 1] - 2e-7) / 2.5e-8
     assert np.all(u**2 + v**2 <= 1 + 1e-12)
     assert np.all((1e-9 <= cores[:, 2]) & (cores[:, 2] <= 6e-9))
+
+
+@pytest.mark.parametrize("cos", [0.0, 0.8, 1.0])
+def test_a_core_beyond_the_grid_averaged_ones_keeps_its_volume_mean_within_one_percent(
+        cos, monkeypatch):
+    distance = 1.01 * fe.EXPANDED_BEYOND * DIAMETER
+    where = [[distance * np.sqrt(1 - cos**2), 0.0, distance * cos]]
+    expanded = variance(where)
+    monkeypatch.setattr(fe, "EXPANDED_BEYOND", 100.0)
+    assert expanded == pytest.approx(variance(where), rel=0.01)
