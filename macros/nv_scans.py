@@ -9,10 +9,14 @@ contrast, seed 000), `ramsey` (tau between pi/2 pulses: the fringes of a magneti
 `cwesr` (laser and MW on for tau, then MW off: the CW resonant slice). One NeXus file per scan,
 an image for a plane; an abort leaves the instruments safe and the lines done readable. With
 env `NanomriRefocus` set (s), the confocal spot is refocused on the NV between lines at most
-that often, against the sample's drift (macros/focus.py).
+that often, against the sample's drift (macros/focus.py). With env `NanomriLeapfrog` set (m),
+the scan head hops between pixels: it lifts the tip by that height, moves and lands again on
+the feedback's setpoint (seed 000: the section is not dragged over the diamond); the probe's
+own leapfrog height is restored at the end.
 """
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
@@ -22,7 +26,7 @@ from nanomri import sequences as sq
 from nanomri.clients import snapshot
 from nanomri.clients.focus import refocus_with
 from nanomri.clients.macro_files import count_values, env_or, open_scan_file, pulses
-from nanomri.clients.sequence_runner import SequenceRunner
+from nanomri.clients.sequence_runner import SequenceRunner, device_proxy
 from nanomri.frequency_lock import FrequencyLock, Line
 from nanomri.nexus import COUNTER, MOTOR, Column, Raster
 from nanomri.sequence import Sequence
@@ -38,6 +42,7 @@ TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
 REFOCUS_ENV = "NanomriRefocus"  # s between refocusings on the NV during a scan; 0 or unset: never
+LEAPFROG_ENV = "NanomriLeapfrog"  # m the scan head lifts the tip between pixels; 0 or unset: none
 LOCK_ONLY = "lock"  # freqlock's mode that measures nothing more (Sardana reads "none" as unset)
 LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
 
@@ -94,6 +99,24 @@ class _NVScan(Macro):
         return Raster(self.motors[1].getName(), self.motors[0].getName(), self.axes[1],
                       self.axes[0])
 
+    @contextmanager
+    def _leapfrog(self):
+        """The scan head hopping between pixels for the scan, if env NanomriLeapfrog asks."""
+        height = float(env_or(self, LEAPFROG_ENV, 0.0))
+        if not height:
+            yield
+            return
+        if "probe" not in self.devices:
+            raise ValueError(f"{LEAPFROG_ENV} is set but {snapshot.INSTRUMENTS_ENV} has no probe")
+        probe = device_proxy(self.devices["probe"])
+        before = probe.leapfrog_height
+        probe.leapfrog_height = height  # the device refuses a height beyond its range
+        self.output(f"leapfrog: the tip hops {height * 1e9:.3g} nm between pixels")
+        try:
+            yield
+        finally:
+            probe.leapfrog_height = before
+
     def measure(self) -> dict[str, float]:
         """The pixel's values: the mode's sequence played, its gates counted."""
         signal, reference = self.runner.run(self.repetitions)[:2]
@@ -104,7 +127,7 @@ class _NVScan(Macro):
         columns = [Column(m.getName(), m.getName(), "", MOTOR) for m in self.motors]
         file = open_scan_file(self, self.devices, columns + self.extra_columns, len(pixels),
                               self._raster())
-        with self.runner.session(file):
+        with self.runner.session(file), self._leapfrog():
             self.runner.load(self.sequence)
             line = len(self.axes[-1])
             last = (None,) * len(self.motors)
