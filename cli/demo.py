@@ -1,7 +1,10 @@
 """`nanomri demo`: image the confocal world through the whole stack, find its NV centres; then
-seed 001's scanning-gradient measurements on the sensor NV (`demo_tip`)."""
+seed 001's scanning-gradient measurements on the sensor NV (`demo_tip`); then, on a stack of
+its own on the ferritin world, seed 000's ferritin image (`demo_ferritin`)."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +13,10 @@ from nanomri.analysis.spots import Spot, find_spots, match_spots
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
+from .demo_ferritin import WORLD as FERRITIN_WORLD
+from .demo_ferritin import ferritin_demo
 from .demo_tip import tip_demo
-from .stack import Paths, StackError, down, running_stack, up
+from .stack import Paths, Stack, StackError, down, running_stack, up
 
 RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
@@ -100,35 +105,52 @@ def image_raster(door: str, folder: Path, name: str) -> None:
         run_lines(door, ["laser_off", "usenv raster.ScanDir raster.ScanFile"])
 
 
-def demo(paths: Paths, world: Path) -> int:
-    """Up (unless running), laser on, raster, file and figure, NV table, laser off, down."""
-    out = paths.results / "demo"
-    out.mkdir(parents=True, exist_ok=True)
-    h5, png = out / "confocal.h5", out / "confocal.png"
-    for old in (h5, png):
-        old.unlink(missing_ok=True)
+@contextmanager
+def stack_of(paths: Paths, world: Path) -> Iterator[Stack]:
+    """The stack of `paths` (started on `world` unless it runs), stopped at the end if started
+    here."""
     stack = running_stack(paths)
     started = stack is None
     if started:
         print(f"starting nanomri with world {world} ...")
         stack = up(paths, world)
-    world = Path(stack.world)
-    os.environ["TANGO_HOST"] = stack.tango_host
     print(f"TANGO_HOST={stack.tango_host}")
     try:
+        yield stack
+    finally:
+        if started:
+            down(paths)
+            print("\nnanomri stopped (everything the demo started)")
+
+
+def demo(paths: Paths, world: Path) -> int:
+    """Up (unless running), laser on, raster, file and figure, NV table, the tip's gradient,
+    laser off, down; then the ferritin image on its own stack."""
+    out = paths.results / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    h5, png = out / "confocal.h5", out / "confocal.png"
+    for old in (h5, png):
+        old.unlink(missing_ok=True)
+    with stack_of(paths, world) as stack:
+        world = Path(stack.world)
+        os.environ["TANGO_HOST"] = stack.tango_host
         image_raster(stack.door, out, h5.name)
         run_lines(stack.door, [f"laser_on {LASER_POWER}"])
         try:
             tip_demo(lambda lines: run_lines(stack.door, lines), world, out)
         finally:
             run_lines(stack.door, ["laser_off", "safe_state"])
-    finally:
-        if started:
-            down(paths)
-            print("\nnanomri stopped (everything the demo started)")
     image, x, y = read_image(h5)
     truth = np.asarray(load_world(world).sample.nv_centres)
     found = report(image, x, y, truth)
     save_figure(png, image, x, y, truth, found)
     print(f"\ndata:   {h5}\nfigure: {png}")
+    ferritin = Paths(paths.root, paths.state / "demo-ferritin", paths.results)
+    with stack_of(ferritin, FERRITIN_WORLD) as stack:
+        door = f"tango://{stack.tango_host}/{stack.door}"
+        run_lines(door, [f"senv ScanDir {out / 'ferritin'}"])
+        try:
+            ferritin_demo(lambda lines: run_lines(door, lines), out)
+        finally:
+            run_lines(door, ["laser_off", "safe_state"])
     return 0

@@ -42,6 +42,7 @@ def open_scan_file(macro, devices: dict[str, str], columns: list[Column], npoint
     template = env_or(macro, "ScanFile", ["scan_{serialno:05d}.h5"])
     template = template[0] if isinstance(template, list | tuple) else template
     path = scan_path(f"{macro.getEnv('ScanDir')}/{template}", serialno)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a new ScanDir, as Sardana's recorders do
     recorded = snapshot.instruments(devices, macro.warning)
     world_name, world = snapshot.world(recorded, macro.warning)
     file = ScanFile(path, title=macro.getMacroCommand(), serialno=serialno,

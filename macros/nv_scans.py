@@ -123,11 +123,15 @@ class _NVScan(Macro):
         return count_values(signal, reference)
 
     def run(self, *args):
+        with self._leapfrog():  # refused before a file exists
+            yield from self._scan()
+
+    def _scan(self):
         pixels = self._pixels()
         columns = [Column(m.getName(), m.getName(), "", MOTOR) for m in self.motors]
         file = open_scan_file(self, self.devices, columns + self.extra_columns, len(pixels),
                               self._raster())
-        with self.runner.session(file), self._leapfrog():
+        with self.runner.session(file):
             self.runner.load(self.sequence)
             line = len(self.axes[-1])
             last = (None,) * len(self.motors)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,12 @@ def still_running(pids: list[tuple[int, float]]) -> list[int]:
     return alive
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[StackRun]:
-    tmp = tmp_path_factory.mktemp("stack")
+@contextmanager
+def started_stack(tmp: Path, world: Path | None = None) -> Iterator[StackRun]:
+    """`nanomri up` (on `world`, else the default) in `tmp`; `nanomri down` at the end, and no
+    process of it left."""
     run = StackRun(stack_env(tmp), tmp / "var", tmp / "results")
-    up = run.cli("up")
+    up = run.cli("up", *(["--world", str(world)] if world else []))
     assert up.returncode == 0, f"nanomri up failed:\n{up.stdout}\n{up.stderr}"
     assert "TANGO_HOST=127.0.0.1:" in up.stdout
     pids = run.pids
@@ -75,6 +77,12 @@ def stack(tmp_path_factory) -> Iterator[StackRun]:
         down = run.cli("down")
         assert down.returncode == 0, down.stderr
         assert still_running(pids) == [], "processes left behind by nanomri down"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[StackRun]:
+    with started_stack(tmp_path_factory.mktemp("stack")) as run:
+        yield run
 
 
 def server_report(process: dict) -> str:

@@ -78,6 +78,19 @@ def test_the_psf_is_the_simulated_image_of_one_core():
     assert 7e-9 < expected < 13e-9  # seed 000: ~10 nm at ~9 nm from the NV
 
 
+def test_a_pixels_t1_follows_from_its_ratio_and_the_curve_without_ferritin():
+    sensor, probe, nv = one_core_sensor(4.5e-9)
+    taus = np.linspace(1e-6, 3e-3, 31)
+    probe.where = nv + [1e-6, 0.0, APEX_HEIGHT]  # the core far away
+    without = fits.decay(taus, [ratio(sensor, t) for t in taus])
+    probe.where = nv + [0.0, 0.0, APEX_HEIGHT]
+    with_core = fits.decay(taus / 30, [ratio(sensor, t / 30) for t in taus])
+    assert fi.t1_at(ratio(sensor, TAU), TAU, without) == pytest.approx(with_core["time"],
+                                                                       rel=0.05)
+    with pytest.raises(ValueError, match="outside the polarisation curve"):
+        fi.t1_at(1.2, TAU, without)
+
+
 def test_impossible_noises_and_t1s_are_refused():
     with pytest.raises(ValueError, match="shorter than without"):
         fi.noise_variance(4e-3, 3.3e-3)

@@ -8,8 +8,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from nanomri import ferritin
-from nanomri.nv_spin import GAMMA_E, ZERO_FIELD_SPLITTING
+from nanomri.nv_spin import ZERO_FIELD_SPLITTING
 
+from . import fits
 from .lines import Edge, plateau_fit
 
 NV_AXIS = np.array([0.0, 0.0, 1.0])  # the image's z: the NV's axis normal to the surface
@@ -39,6 +40,18 @@ class CoreModel:
 
 
 SEED_000 = CoreModel()
+
+
+def t1_at(ratio: float, tau: float, decay: fits.Fit) -> float:
+    """T1 (s) of a pixel of a T1-contrast image at dark time `tau`, from the polarisation
+    curve the NV shows without ferritin, offset + amplitude exp(-tau/T1) (`fits.decay`):
+    the same sequence and laser, only the NV's T1 changed."""
+    left = (ratio - decay["offset"]) / decay["amplitude"]
+    if not 0 < left < 1:
+        top = decay["offset"] + decay["amplitude"]
+        raise ValueError(f"a ratio of {ratio:.4g} at {tau:.3g} s is outside the polarisation "
+                         f"curve ({decay['offset']:.4g} to {top:.4g})")
+    return -tau / np.log(left)
 
 
 def noise_variance(t1: float, t1_without: float, model: CoreModel = SEED_000) -> float:
