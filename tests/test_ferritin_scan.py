@@ -1,25 +1,34 @@
 """A ferritin T1-contrast image from the Door, in leapfrog mode, on a world whose cluster is
-drawn at random: the image's rows find the cluster's edges where the world put it."""
+drawn at random: the image is the one seed 000's model expects of the world's cores, within the
+photon noise, and the analysis finds the same shallowest core in both."""
 
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pytest
 import yaml
+from scipy import ndimage
 
 from nanomri.analysis import ferritin_image as fi
+from nanomri.analysis import fits
+from nanomri.cli.analyze import read_columns
 from nanomri.nexus import read_image
-from nanomri.world import load_world
+from nanomri.simulators.nv_sensor import SimSensor
+from nanomri.simulators.world import SimWorld
+from nanomri.world import World, load_world
 
-from .conftest import ROOT, started_stack
+from .conftest import ROOT, StackRun, started_stack
+from .fake_clock import FakeClock
 from .test_pulsed_macros import last_file
 from .test_stock_scans import device
 
 pytestmark = pytest.mark.stack
 
 FERRITIN = ROOT / "conf" / "worlds" / "ferritin.yaml"
-PIXEL = 8.3e-9
-COLUMNS = 40
-EDGE_TOLERANCE = 2 * PIXEL  # of one row's edge from the ellipse the cores fill
-MEAN_TOLERANCE = PIXEL  # of the rows' mean edge
+PIXEL, COLUMNS, ROWS = 8.3e-9, 22, 18
+TAU = 50e-6
+BACKGROUND_AT = -300e-9  # m along x from the NV: no ferritin over it
 
 
 def draw_cluster(seed: int) -> dict:
@@ -31,7 +40,7 @@ def draw_cluster(seed: int) -> dict:
             "size": size, "cores": cores, "depth": [4e-9, 40e-9]}
 
 
-@pytest.fixture(scope="module", params=[7])
+@pytest.fixture(scope="module", params=[7, 21])
 def cell(request, tmp_path_factory):
     """A stack on the ferritin world with a random cluster, no drift, 600x time-lapse; the
     section approached beside the cluster over the sensor NV, laser on."""
@@ -46,42 +55,76 @@ def cell(request, tmp_path_factory):
     nx, ny, _ = model.sensor.nv_position
     x, y, z = model.sample.nv_centres[model.sensor.nv]
     with started_stack(tmp, world) as stack:
-        for line in ("laser_on 2e-3", f"mv x {x} y {y} z {z}", f"mv tip_x {nx - 300e-9}",
+        for line in ("laser_on 2e-3", f"mv x {x} y {y} z {z}", f"mv tip_x {nx + BACKGROUND_AT}",
                      f"mv tip_z {model.sample.surface.height + 50e-9}",
                      "approach frequency_shift", "senv NanomriLeapfrog 20e-9"):
             stack.run_ok(line)
-        yield stack, cluster, (nx, ny)
+        yield stack, cluster, (nx, ny), model
 
 
-def ellipse_edges(cluster: dict, image_y: float) -> tuple[float, float]:
-    """Where the world's ellipse of cores ends along a row, in the image's x (the tip's place
-    from the NV): a core at (cx, cy) of the section is over the NV with the tip at -(cx, cy)."""
-    (cx, cy), (a, b) = cluster["centre"], cluster["size"]
-    half = a / 2 * np.sqrt(max(0.0, 1 - ((-image_y - cy) / (b / 2)) ** 2))
-    return -cx - half, -cx + half
+def run_file(stack: StackRun, line: str) -> tuple[str, Path]:
+    done = stack.run_ok(line)
+    return done.stdout, last_file(stack, done.stdout + done.stderr)
 
 
-def test_a_t1_image_finds_the_edges_of_a_random_cluster(cell):
-    stack, cluster, (nx, ny) = cell
-    rows = -cluster["centre"][1] + np.array([-PIXEL, 0.0, PIXEL])
-    half = (COLUMNS - 1) / 2 * PIXEL
-    done = stack.run_ok(f"nvraster tip_x {nx - half} {nx + half} {COLUMNS} "
-                        f"tip_y {ny + rows[0]} {ny + rows[-1]} {len(rows)} t1 50e-6 100000")
-    assert "leapfrog: the tip hops 20 nm" in done.stdout
-    image, x, y = read_image(last_file(stack, done.stdout + done.stderr))
-    edges = fi.row_edges(image, x - nx)
-    assert len(edges) == 2 * len(rows), "a row without the cluster"
-    found = np.array([(e.position, f.position) for e, f in zip(edges[::2], edges[1::2],
-                                                                strict=True)])
-    expected = np.array([ellipse_edges(cluster, row - ny) for row in y])
-    assert np.abs(found - expected).max() < EDGE_TOLERANCE, (found, expected)
-    assert np.abs(found.mean(0) - expected.mean(0)).max() < MEAN_TOLERANCE, (found, expected)
+def expected_image(model: World, x: np.ndarray, y: np.ndarray, gap: float,
+                   without: fits.Fit) -> np.ndarray:
+    """The ratio seed 000's model gives at each tip place (x, y from the NV) with the world's
+    cores (as its simulation draws them) under the section's face `gap` over the diamond."""
+    cores = SimSensor(SimWorld(model, FakeClock()), model.sensor).cores
+    nv = np.asarray(model.sensor.nv_position)
+    tx, ty = np.meshgrid(x, y)
+    apex = np.stack([tx, ty, np.full(tx.shape, model.sample.surface.height + gap - nv[2])], -1)
+    variance = fi.SEED_000.variance(apex[..., None, :] + cores).sum(-1)
+    rate = 1 / without["time"] + variance * fi.SEED_000.rate_per_variance()
+    return without["offset"] + without["amplitude"] * np.exp(-TAU * rate)
+
+
+def shot_noise(path) -> float:
+    """RMS photon noise of the ratio of an image's pixels, from their counts."""
+    with h5py.File(path, "r") as h5:
+        m = h5["entry/measurement"]
+        signal, reference = m["signal"][()], m["reference"][()]
+    return float(np.sqrt(np.mean((signal / reference) ** 2 * (1 / signal + 1 / reference))))
+
+
+def darkest_distance(image: np.ndarray, without: fits.Fit) -> float:
+    """The shallowest core's distance from the image's darkest place (3 x 3 pixels)."""
+    t1 = fi.t1_at(float(ndimage.uniform_filter(image, 3).min()), TAU, without)
+    return fi.core_distance(fi.noise_variance(t1, without["time"]))
+
+
+def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
+    stack, cluster, (nx, ny), model = cell
+    _, curve = run_file(stack, "t1 1e-6 10e-3 11 100000")  # beside the cluster
+    data = read_columns(curve)[1]
+    without = fits.decay(data["tau"], data["ratio"])
+    cx, cy = -np.asarray(cluster["centre"])  # the tip's place with the centre over the NV
+    hx, hy = (COLUMNS - 1) / 2 * PIXEL, (ROWS - 1) / 2 * PIXEL
+    out, path = run_file(stack, f"nvraster tip_x {nx + cx - hx} {nx + cx + hx} {COLUMNS} "
+                                f"tip_y {ny + cy - hy} {ny + cy + hy} {ROWS} t1 {TAU} 100000")
+    assert "leapfrog: the tip hops 20 nm" in out
+    image, x, y = read_image(path)
     probe = device(stack, "nanomri/confocal/probe")
     assert probe.feedback and probe.leapfrog_height == 0.0  # landed, and its height restored
+    expected = expected_image(model, x - nx, y - ny,
+                              probe.z - probe.topography, without)
+    contrast = 1 - expected / expected.max()
+    assert contrast.max() > 4 * shot_noise(path), "a cluster too faint to test anything"
+    # the image against the expected one, scaled: the scale takes the calibration's noise (the
+    # T1 curve's offset and amplitude, ~10 %); what is left is photon noise where the cluster
+    # is in place (shifted by one pixel, 1.3x the noise is left)
+    fit = np.linalg.lstsq(np.stack([np.ones(image.size), expected.ravel()], 1), image.ravel(),
+                          rcond=None)[0]
+    residual = float(np.sqrt(np.mean((image.ravel() - fit[0] - fit[1] * expected.ravel()) ** 2)))
+    assert residual < 1.15 * shot_noise(path), (residual, shot_noise(path))
+    assert 0.75 < fit[1] < 1.3, "the contrast is not the model's"
+    assert darkest_distance(image, without) == pytest.approx(
+        darkest_distance(expected, without), abs=1e-9)
 
 
 def test_leapfrog_beyond_the_scan_heads_range_is_refused_before_the_scan(cell):
-    stack, _, (nx, ny) = cell
+    stack, _, (nx, ny), _ = cell
     stack.run_ok("senv NanomriLeapfrog 1e-6")
     try:
         done = stack.cli("run", f"nvline tip_x {nx} {nx + 50e-9} 6 t1 50e-6 1000")
