@@ -325,8 +325,11 @@ def load_sardana_yaml(launcher: Launcher, rendered: Path, template: Path, config
         raise StackError(f"{template}: {errors}") from None
 
 
-def wait_for_devices(launcher: Launcher, names: list[str], timeout: float) -> None:
-    """Block until every device answers, or say which did not and why."""
+def wait_for_devices(launcher: Launcher, names: list[str], timeout: float,
+                     tango_host: str) -> None:
+    """Block until every device of the database at `tango_host` answers, or say which did not
+    and why (named with the host: a process that used another database, as `make demo` does
+    with its second stack, would otherwise ask the first)."""
     import tango
 
     pending = list(names)
@@ -335,7 +338,7 @@ def wait_for_devices(launcher: Launcher, names: list[str], timeout: float) -> No
         launcher.check_alive()
         for name in list(pending):
             try:
-                tango.DeviceProxy(name).state()
+                tango.DeviceProxy(f"tango://{tango_host}/{name}").state()
                 pending.remove(name)
             except tango.DevFailed:
                 pass
@@ -412,7 +415,7 @@ def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeou
         for server in servers:
             kind, instance = server.split("/")
             launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS])
-        wait_for_devices(launcher, devices, timeout)
+        wait_for_devices(launcher, devices, timeout, tango_host)
     return Stack(tango_host, str(world), door, instruments[1] + sardana[1], launcher.processes)
 
 

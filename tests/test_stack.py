@@ -281,3 +281,24 @@ def test_every_attribute_of_every_device_is_readable_by_a_plain_client(stack: St
         attributes = list(proxy.get_attribute_list())
         failed = [a.name for a in proxy.read_attributes(attributes) if a.has_failed]
         assert failed == [], f"{name}: cannot read {failed}"
+
+
+TWO_STACKS = """
+import sys
+from pathlib import Path
+from nanomri.cli.stack import Paths, down, up
+root, tmp = Path(sys.argv[1]), Path(sys.argv[2])
+for name in ("first", "second"):  # as make demo does: one process, two databases in turn
+    paths = Paths(root, tmp / name / "var", tmp / name / "results")
+    stack = up(paths, root / "conf" / "worlds" / "confocal.yaml")
+    print(name, stack.tango_host, flush=True)
+    down(paths)
+"""
+
+
+def test_one_process_brings_up_a_second_stack_after_the_first(tmp_path):
+    done = subprocess.run([NANOMRI[0], "-c", TWO_STACKS, str(ROOT), str(tmp_path)],
+                          env=stack_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    hosts = [line.split()[1] for line in done.stdout.splitlines()]
+    assert len(hosts) == 2 and hosts[0] != hosts[1]
