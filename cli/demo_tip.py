@@ -25,7 +25,8 @@ RAMP_RATE = 1e-2  # T/s
 RAMSEY_TAU = 450e-9  # s
 PULSES = "{'pi': 20e-9, 'pi_half': 10e-9, 'rf_pi': 100e-9}"  # 25 MHz of Rabi at 60 mW
 RAMSEY_MW_POWER = 0.06  # W
-CW_MW_POWER = 2e-3  # W: power broadening to a ~110 ns inverse linewidth
+CW_MW_POWER = 1.5e-3  # W: power broadening to the paper's ~120 ns inverse linewidth
+LINEWIDTH_SWEEP = "41 100000 cw"  # points, repetitions: the FWHM to ~7 %
 RAMSEY_HEIGHT, SLICE_HEIGHT = 30e-9, 10e-9  # m of the apex over the surface
 RAMSEY_LINE = (20.5e-9, 25.5e-9, 101)  # y from the NV (m), pixels: 0.5 Å
 RAMSEY_DETUNING_AT = 23e-9  # m: the MW on the NV's resonance with the tip here
@@ -95,7 +96,7 @@ class TipDemo:
     def linewidth(self, bare: float) -> dict:
         """CW-ODMR of the NV with the tip retracted: its FWHM, the slice's frequency width."""
         self.run([self._tip(0.0, 1e-6 - self.surface_z), f"mv mw_power {CW_MW_POWER}"])
-        out = self.run([f"odmr {bare - 30e6} {bare + 30e6} 61 20000 cw"])
+        out = self.run([f"odmr {bare - 20e6} {bare + 20e6} {LINEWIDTH_SWEEP}"])
         f, ratio = line_data(last_file(out), "mw_frequency")
         fit = fits.odmr(f, ratio)
         return {"f": f, "ratio": ratio, "fwhm_hz": fit["fwhm"], "centre": fit["centre"]}
