@@ -5,7 +5,9 @@ repetition's map) and draws the photon counts of all of them at once. The baseli
 same run, plays the same model one repetition at a time, each with its own photon draw, for
 `--loop` repetitions, scaled to the same count. Both use the DEER echo of seed 001. A third
 figure is the whole sensor of the confocal world as the photon counter asks it per read: the
-tip's field and its 1400 dark spins, at the 16 repetitions it samples.
+tip's field and its 1400 dark spins, at the 16 repetitions it samples. A fourth is the sensor
+of the ferritin world (seed 000) with the section's face over its cluster of 500 cores, against
+the same read with every core averaged over its volume grid at every sampled repetition.
 
     .venv/bin/python bench/sim_pixel.py [--pixels 200] [--repetitions 100000] [--loop 2000]
 """
@@ -71,6 +73,9 @@ def main() -> None:
     print(f"looping / simulator = {baseline / per_pixel:.0f}")
     print(f"whole sensor (tip, dark spins), one read of 16 sampled repetitions: "
           f"{sensor_read() * 1e3:.1f} ms")
+    fast, full = ferritin_read()
+    print(f"ferritin sensor over its cluster, one read: {fast * 1e3:.2f} ms; every core on its "
+          f"grid at every sample: {full * 1e3:.1f} ms; ratio {full / fast:.0f}")
 
 
 def sensor_read(reads: int = 5) -> float:
@@ -87,6 +92,50 @@ def sensor_read(reads: int = 5) -> float:
     for _ in range(reads):
         sensor.brightness(SEQUENCE, starts)
     return (time.perf_counter() - start) / reads
+
+
+class _Apex:
+    """The scan head's apex held at one place (the section's face over the NV)."""
+
+    def __init__(self, where: np.ndarray):
+        self.where = where
+
+    def tip(self, times: np.ndarray) -> np.ndarray:
+        return np.tile(self.where, (len(np.atleast_1d(times)), 1))
+
+
+def ferritin_read(reads: int = 5) -> tuple[float, float]:
+    """Seconds of one counter read of the ferritin world's sensor, as simulated and with every
+    core averaged over its volume grid at each of the 16 sampled repetitions (the baseline)."""
+    from nanomri import ferritin
+    from nanomri.simulators import nv_sensor
+    from nanomri.simulators.world import SimWorld
+    from nanomri.world import load_world
+
+    model = load_world(Path(__file__).resolve().parents[1] / "conf" / "worlds" / "ferritin.yaml")
+    world = SimWorld(model, lambda: 0.0)
+    world.laser.record(0.0, 1e-3, gated=True)
+    nv_at = np.asarray(model.sensor.nv_position)
+    world.attach("probe", _Apex(nv_at + [0.0, 0.0, 5.2e-9]))
+    sensor = nv_sensor.SimSensor(world, model.sensor)
+    sequence = sq.t1(50e-6)
+    starts = np.linspace(0.0, 100_000 * sequence.length, 16)
+
+    def timed() -> float:
+        sensor.brightness(sequence, starts)
+        start = time.perf_counter()
+        for _ in range(reads):
+            sensor.brightness(sequence, starts)
+        return (time.perf_counter() - start) / reads
+
+    fast = timed()
+    expanded, still = ferritin.EXPANDED_BEYOND, nv_sensor.RELAXATION_STILL
+    ferritin.EXPANDED_BEYOND, nv_sensor.RELAXATION_STILL = np.inf, 0.0
+    try:
+        full = timed()
+    finally:
+        ferritin.EXPANDED_BEYOND, nv_sensor.RELAXATION_STILL = expanded, still
+    return fast, full
 
 
 if __name__ == "__main__":
