@@ -108,7 +108,7 @@ class TipDemo:
         y, ratio = self._line(*COARSE_SLICE, "cwesr", 10e-6, 20_000)
         found = fits.odmr(y, ratio)["centre"]
         self.run([self._tip(found - ZOOM_HALF, SLICE_HEIGHT)])
-        y, ratio = self._line(found - ZOOM_HALF, found + ZOOM_HALF, 65, "cwesr", 10e-6, 40_000)
+        y, ratio = self._line(found - ZOOM_HALF, found + ZOOM_HALF, 65, "cwesr", 10e-6, 100_000)
         width = lines.slice_fwhm(y, ratio)
         return {"y": y, "ratio": ratio, "fwhm": width.value, "fwhm_err": width.error}
 
