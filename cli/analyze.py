@@ -1,6 +1,7 @@
 """`nanomri analyze <file>`: the analysis a nanomri NeXus file calls for, from the macro line
 that made it (its entry/title): the fit of a point measurement, the fringe period of a Ramsey
-line, the FWHM of a resonant slice, the edge of a T1-contrast line, the NV centres of a raster.
+line, the FWHM of a resonant slice, the edge of a T1-contrast line, the cluster's edges on the
+rows of a T1-contrast image, the NV centres of a raster.
 """
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nanomri.analysis import fits, lines
+from nanomri.analysis import ferritin_image, fits, lines
 from nanomri.analysis.spots import find_spots
 from nanomri.nexus import read_image
 from nanomri.nv_spin import GAMMA_E
@@ -49,6 +50,24 @@ def analyze_line(words: list[str], data: dict[str, np.ndarray]) -> list[str]:
     raise ValueError(f"no analysis for nvline mode {mode!r}")
 
 
+def analyze_t1_image(path: Path) -> list[str]:
+    """An `nvraster ... t1` file: the cluster's edges on its rows (seed 000)."""
+    image, x, _ = read_image(path)
+    edges = ferritin_image.row_edges(image, x)
+    if not edges:
+        return ["no cluster edge on any row"]
+    left, right = np.array([e.position for e in edges[::2]]), np.array([e.position for e in
+                                                                         edges[1::2]])
+    sharp = sum(not e.resolved for e in edges)
+    rises = [e.rise_10_90 for e in edges if e.resolved]
+    found = [f"cluster on {len(left)} of {len(image)} rows: left edge at median "
+             f"{np.median(left):.4g} m, right edge at median {np.median(right):.4g} m",
+             f"{sharp} of {len(edges)} edges rise within one pixel (no blur resolved)"]
+    if rises:
+        found.append(f"resolved 10-90 % rises {min(rises):.3g} to {max(rises):.3g} m")
+    return found
+
+
 def analyze(path: Path) -> list[str]:
     """Lines of results for the file at `path`."""
     title, data = read_columns(path)
@@ -61,6 +80,8 @@ def analyze(path: Path) -> list[str]:
         return [f"{macro}: {result.describe(units)}"]
     if macro == "nvline":
         return analyze_line(words, data)
+    if macro == "nvraster" and len(words) > 9 and words[9] == "t1":
+        return analyze_t1_image(path)
     if macro == "raster":
         image, x, y = read_image(path)
         return [f"NV centre at x {s.x:.4g} ± {s.x_err:.1g} m, y {s.y:.4g} ± {s.y_err:.1g} m"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nanomri.cli.analyze import analyze
-from nanomri.nexus import COUNTER, MOTOR, Column, ScanFile
+from nanomri.nexus import COUNTER, MOTOR, Column, Raster, ScanFile
 
 
 def write(path, title: str, motor: str, x: np.ndarray, ratio: np.ndarray) -> None:
@@ -46,3 +46,26 @@ def test_a_file_of_a_macro_without_analysis_is_refused_by_name(tmp_path):
     write(tmp_path / "s.h5", "ascan x 0 1 9 0.1", "x", np.arange(10.0), np.ones(10))
     with pytest.raises(ValueError, match="'ascan'"):
         analyze(tmp_path / "s.h5")
+
+
+def test_a_t1_image_file_gives_the_clusters_edges_on_its_rows(tmp_path):
+    """A cluster darker by 5 % between x = 150 and 250 nm on 6 of 8 rows, 1 % noise."""
+    rng = np.random.default_rng(5)
+    x, y = np.arange(50) * 8.3e-9, np.arange(8) * 8.3e-9
+    raster = Raster("tip_x", "tip_y", x, y)
+    columns = [Column("point_nb", "point_nb"), Column("tip_y", "tip_y", "m", MOTOR),
+               Column("tip_x", "tip_x", "m", MOTOR), Column("ratio", "ratio", "", COUNTER)]
+    title = f"nvraster tip_x 0 {x[-1]} 50 tip_y 0 {y[-1]} 8 t1 5e-05 100000"
+    file = ScanFile(tmp_path / "s.h5", title=title, serialno=1, columns=columns, npoints=400,
+                    raster=raster)
+    for i, (row, column) in enumerate(np.ndindex(8, 50)):
+        inside = 1 <= row <= 6 and 150e-9 <= x[column] <= 250e-9
+        ratio = 1 - 0.05 * inside + rng.normal(0, 0.01)
+        file.write_point(i, {"point_nb": i, "tip_y": y[row], "tip_x": x[column], "ratio": ratio})
+    file.close()
+    found = "\n".join(analyze(tmp_path / "s.h5"))
+    assert "cluster on 6 of 8 rows" in found, found
+    left = float(re.search(r"left edge at median ([-+0-9.e]+)", found).group(1))
+    right = float(re.search(r"right edge at median ([-+0-9.e]+)", found).group(1))
+    # the edges lie between the last pixel out and the first in: 153.5 and 253.2 nm
+    assert left == pytest.approx(153.5e-9, abs=4e-9) and right == pytest.approx(253.2e-9, abs=4e-9)
