@@ -1,6 +1,7 @@
-"""`nanomri locate <lock file> <spectrum file>`: the 3D offset from the NV of the dark spin in a
-`freqlock ... deer` scan (its locked MW frequency the PSF map, its ratio the DEER image), with
-the dark spins' line from a `deer` RF spectrum taken with the tip away (seed 001)."""
+"""`nanomri locate <lock file> <spectrum file> [--map <file>]`: the 3D offset from the NV of the
+dark spin in a `freqlock ... deer` scan (its ratio the DEER image, its locked MW frequency the
+PSF map unless a `freqlock` map of a larger volume is given), with the dark spins' line from a
+`deer` RF spectrum taken with the tip away (seed 001)."""
 
 from pathlib import Path
 
@@ -24,21 +25,30 @@ def _rf_frequency(path: Path) -> float | None:
         return None if rf is None else float(rf[()])
 
 
-def locate_files(lock: Path, spectrum: Path, search: float = SEARCH) -> lz.Location:
-    """The dark spin's offset from the NV, from the two files."""
+def _freqlock(path: Path) -> dict[str, np.ndarray]:
+    title, columns = read_columns(path)
+    if not title.startswith("freqlock "):
+        raise ValueError(f"{path}: not a freqlock scan ({title.split()[0]!r})")
+    return columns
+
+
+def locate_files(lock: Path, spectrum: Path, search: float = SEARCH,
+                 field_map: Path | None = None) -> lz.Location:
+    """The dark spin's offset from the NV, from the two files; the PSF from the locked
+    frequencies of `field_map` (a `freqlock` scan over a volume around the NV) if given, else
+    from those of the DEER scan itself."""
     title, columns = read_columns(spectrum)
     if not title.startswith("deer "):
         raise ValueError(f"{spectrum}: not a deer RF spectrum ({title.split()[0]!r})")
     keep = np.isfinite(columns["rf_frequency"]) & np.isfinite(columns["ratio"])
     line = fits.odmr(columns["rf_frequency"][keep], columns["ratio"][keep])
     bias = line["centre"] / GAMMA_E  # the dark spins' g = 2 line: the field, tip away
-    title, columns = read_columns(lock)
+    columns = _freqlock(lock)
     rf = _rf_frequency(lock)
-    if not title.startswith("freqlock "):
-        raise ValueError(f"{lock}: not a freqlock scan ({title.split()[0]!r})")
     if rf is None:
         raise ValueError(f"{lock}: no RF frequency recorded")
-    locked = lz.grid_from_columns(columns, AXES, "mw_frequency")
+    locked = lz.grid_from_columns(columns if field_map is None else _freqlock(field_map), AXES,
+                                  "mw_frequency")
     field = lz.field_from_lock(locked.values, float(transition_frequency(bias)), bias)
     image = lz.grid_from_columns(columns, AXES, "ratio")
     return lz.locate(image, lz.FieldMap(lz.Grid(locked.axes, field)), rf - line["centre"],

@@ -109,7 +109,7 @@ def cmd_locate(args: argparse.Namespace, paths: Paths) -> int:
     from .locate import locate_files, report
 
     try:
-        location = locate_files(args.lock, args.spectrum)
+        location = locate_files(args.lock, args.spectrum, field_map=args.map)
     except (OSError, KeyError, ValueError) as exc:
         print(f"nanomri locate: {exc}", file=sys.stderr)
         return 1
@@ -146,6 +146,8 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("locate", help="a dark spin's 3D offset from the NV (seed 001)")
     sp.add_argument("lock", type=Path, help="a `freqlock ... deer` scan over tip_x, tip_y, tip_z")
     sp.add_argument("spectrum", type=Path, help="a `deer` RF spectrum with the tip away")
+    sp.add_argument("--map", type=Path, help="a `freqlock` scan around the NV whose locked "
+                    "frequencies give the PSF (default: those of the DEER scan)")
     sp.set_defaults(func=cmd_locate)
     sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
     sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)

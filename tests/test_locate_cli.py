@@ -40,9 +40,13 @@ def spectrum_file(folder: Path, rng) -> Path:
                  {"rf_frequency": f, "ratio": ratio}, ("rf_frequency",))
 
 
-def lock_file(folder: Path, rng, spin: np.ndarray) -> Path:
-    """A freqlock scan with DEER at every pixel: 9 planes of 17 x 17 pixels of the apex."""
-    xy, z = np.arange(-8, 8.01, 1.0) * NM, np.arange(30, 46.01, 2.0) * NM
+STACK_XY, STACK_Z = np.arange(-8, 8.01) * NM, np.arange(30, 46.01, 2.0) * NM
+
+
+def lock_file(folder: Path, rng, spin: np.ndarray, xy: np.ndarray = STACK_XY,
+              z: np.ndarray = STACK_Z, name: str = "lock.h5") -> Path:
+    """A freqlock scan with DEER at every pixel (by default 9 planes of 17 x 17 pixels of the
+    apex)."""
     tips = np.stack(np.meshgrid(xy, xy, z, indexing="ij"), axis=-1).reshape(-1, 3)
     nv_field = tip_field(np.zeros(3), tips)[:, 2] + BIAS
     locked = transition_frequency(nv_field) + rng.normal(0, LOCK_NOISE, len(tips))
@@ -52,7 +56,7 @@ def lock_file(folder: Path, rng, spin: np.ndarray) -> Path:
     ratio += rng.normal(0, RATIO_NOISE, len(tips))
     absolute = tips + NV
     rf_settings = Instrument("rf", "nanomri/confocal/rf", "sim", {"frequency": (rf, "Hz")})
-    return write(folder / "lock.h5", "freqlock 2.9e9 4e7 cw 10000 2 deer 9e-6 100000 [...]",
+    return write(folder / name, "freqlock 2.9e9 4e7 cw 10000 2 deer 9e-6 100000 [...]",
                  {"tip_x": absolute[:, 0], "tip_y": absolute[:, 1], "tip_z": absolute[:, 2],
                   "mw_frequency": locked, "ratio": ratio}, AXES, (rf_settings,))
 
@@ -63,6 +67,22 @@ def test_locate_finds_the_dark_spin_of_a_lock_scan_within_half_a_nanometre(tmp_p
     spin = (np.array(SENSOR.dark_spins.coherent[0]) if seed == 0
             else np.r_[rng.uniform(-4, 4, 2), rng.uniform(-3, 3)] * NM)
     found = locate_files(lock_file(tmp_path, rng, spin), spectrum_file(tmp_path, rng))
+    assert np.all(np.abs(found.offset - spin) < 0.5 * NM), (found.offset / NM, spin / NM)
+
+
+def test_a_map_of_a_larger_volume_locates_the_spin_of_a_two_plane_image(tmp_path):
+    """Two DEER planes of 17 x 17 pixels over the spin: their own locked frequencies cover too
+    little of the volume the spin's PSF needs; a lock map around the NV does."""
+    rng = np.random.default_rng(4)
+    spin = np.array(SENSOR.dark_spins.coherent[0])
+    image = lock_file(tmp_path, rng, spin, xy=np.arange(-4, 12.01) * NM,
+                      z=np.array([36.0, 40.0]) * NM)
+    field = lock_file(tmp_path, rng, spin, xy=np.arange(-12, 12.01, 2.0) * NM,
+                      z=np.arange(34, 50.01, 2.0) * NM, name="map.h5")
+    spectrum = spectrum_file(tmp_path, rng)
+    with pytest.raises(ValueError):
+        locate_files(image, spectrum)
+    found = locate_files(image, spectrum, field_map=field)
     assert np.all(np.abs(found.offset - spin) < 0.5 * NM), (found.offset / NM, spin / NM)
 
 
