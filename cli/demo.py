@@ -1,6 +1,7 @@
 """`nanomri demo`: image the confocal world through the whole stack, find its NV centres; then
-seed 001's scanning-gradient measurements on the sensor NV (`demo_tip`); then, on a stack of
-its own on the ferritin world, seed 000's ferritin image (`demo_ferritin`)."""
+seed 001's scanning-gradient measurements on the sensor NV (`demo_tip`); then, each on a stack
+of its own, seed 000's ferritin image (`demo_ferritin`) and seed 001's 3D localisation of a
+dark spin (`demo_locate`)."""
 
 import os
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from nanomri.world import load_world
 
 from .demo_ferritin import WORLD as FERRITIN_WORLD
 from .demo_ferritin import ferritin_demo
+from .demo_locate import WORLD as DARK_SPINS_WORLD
+from .demo_locate import locate_demo
 from .demo_tip import tip_demo
 from .stack import Paths, Stack, StackError, down, running_stack, up
 
@@ -123,9 +126,25 @@ def stack_of(paths: Paths, world: Path) -> Iterator[Stack]:
             print("\nnanomri stopped (everything the demo started)")
 
 
+def on_door(stack: Stack, scans: Path, part) -> None:
+    """`part(run)` on the Door of `stack` (named with its database), its files into `scans`,
+    the laser off and the instruments safe at the end."""
+    door = f"tango://{stack.tango_host}/{stack.door}"
+
+    def run(lines: list[str]) -> list[str]:
+        return run_lines(door, lines)
+
+    run([f"senv ScanDir {scans}", "laser_on 1e-3"])
+    try:
+        part(run)
+    finally:
+        run(["laser_off", "safe_state"])
+
+
 def demo(paths: Paths, world: Path) -> int:
     """Up (unless running), laser on, raster, file and figure, NV table, the tip's gradient,
-    laser off, down; then the ferritin image on its own stack."""
+    laser off, down; then the ferritin image and the dark spin's localisation, each on its
+    own stack."""
     out = paths.results / "demo"
     out.mkdir(parents=True, exist_ok=True)
     h5, png = out / "confocal.h5", out / "confocal.png"
@@ -147,10 +166,9 @@ def demo(paths: Paths, world: Path) -> int:
     print(f"\ndata:   {h5}\nfigure: {png}")
     ferritin = Paths(paths.root, paths.state / "demo-ferritin", paths.results)
     with stack_of(ferritin, FERRITIN_WORLD) as stack:
-        door = f"tango://{stack.tango_host}/{stack.door}"
-        run_lines(door, [f"senv ScanDir {out / 'ferritin'}"])
-        try:
-            ferritin_demo(lambda lines: run_lines(door, lines), out)
-        finally:
-            run_lines(door, ["laser_off", "safe_state"])
+        on_door(stack, out / "ferritin", lambda run: ferritin_demo(run, out))
+    dark = Paths(paths.root, paths.state / "demo-dark-spins", paths.results)
+    with stack_of(dark, DARK_SPINS_WORLD) as stack:
+        on_door(stack, out / "dark_spins",
+                lambda run: locate_demo(run, stack.tango_host, out))
     return 0

@@ -1,0 +1,197 @@
+"""The demo's 3D localisation of seed 001's dark spin, from the Door of a stack on the
+dark-spins world.
+
+Like the paper (Figs. 3 and 4): 0.12 T along the NV axis; the dark spins' line measured by a
+DEER spectrum with the tip away; the NV's resonance locked at every tip position of a volume
+around the NV (its shifts are the tip's field there: the PSF of any dark spin); a coarse DEER
+plane to find the spin's spot, then DEER planes over it with the NV kept on resonance at every
+pixel; the spin's offset from the NV fitted (`nanomri locate`). Where to scan follows from the
+coarse plane; the spin's place comes only from the simulated physics.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tango
+from scipy import ndimage
+
+from nanomri import nv_spin
+from nanomri.analysis import fits
+from nanomri.analysis import localize as lz
+from nanomri.surface import surface_height
+from nanomri.world import load_world
+
+from .analyze import read_columns
+from .demo_tip import last_file, line_data
+from .locate import locate_files
+from .stack import ROOT
+
+WORLD = ROOT / "conf" / "worlds" / "dark_spins.yaml"
+NM = 1e-9
+FIELD, RAMP_RATE = 0.12, 1e-2  # T along the NV axis (seed 001), T/s
+PULSES = "{'pi': 100e-9, 'pi_half': 50e-9, 'rf_pi': 100e-9}"  # 5 MHz of Rabi on NV and spins
+MW_POWER, RF_POWER = 2.5e-3, 1e-2  # W
+DEER_TAU = 9e-6  # s: the spin's ~50 kHz coupling turns the NV's phase by ~pi
+SPECTRUM = (20e6, 41, 1_000_000)  # Hz each side of the g = 2 line, points, repetitions
+RF_OFFSET = 250e6  # Hz of the RF above the spins' line: a slice ~40 nm over the NV
+LOCK = "cw 100000 3"  # probes of the lock: CW, repetitions per flank, steps per pixel at most
+DEER_REPETITIONS = 2_400_000  # per pixel: the ratio to ~0.01
+FIND_SPAN, FIND_POINTS = 400e6, 161  # Hz above the bare resonance, CW ODMR points
+MAP_XY = np.arange(-10, 10.01, 2.0) * NM  # tip from the NV, the field map's pixels
+MAP_Z = np.arange(36, 46.01, 2.0) * NM  # apex heights over the NV
+COARSE_XY = np.arange(-10, 14.01, 2.0) * NM  # the plane that finds the spin's spot
+COARSE_Z = 40 * NM
+IMAGE_HALF = 8 * NM  # each side of the spot, pixels of 1 nm
+IMAGE_Z = np.array([36.0, 40.0]) * NM
+PAPER = {"offset": np.array([4.0, 5.1, -3.65]) * NM, "tolerance": 0.5 * NM}
+
+
+@dataclass(frozen=True)
+class Result:
+    location: lz.Location
+    spot: tuple[float, float]  # m, the coarse plane's dip, tip from the NV
+    line: fits.Fit  # the dark spins' DEER line, tip away
+    truth: np.ndarray  # m, the world's spin
+    image: lz.Grid  # the DEER planes, tip from the NV
+
+
+def _axis(motor: str, values: np.ndarray, offset: float) -> str:
+    return f"{motor} {offset + values[0]} {offset + values[-1]} {len(values)}"
+
+
+class LocateDemo:
+    """The demo's Door; `run(lines)` returns the messages of the macros; `tango_host` names the
+    stack's database for the magnet's ramp rate; `world` is the stack's (its spin the truth
+    the result is compared with)."""
+
+    def __init__(self, run, tango_host: str, world: Path = WORLD):
+        self.run, self.tango_host = run, tango_host
+        model = load_world(world)
+        self.nv = np.asarray(model.sensor.nv_position)
+        self.over_nv = self.nv[2] - float(surface_height(model.sample.surface, *self.nv[:2]))
+        self.focus = model.sample.nv_centres[model.sensor.nv]
+        self.truth = np.asarray(model.sensor.dark_spins.coherent[0])
+        self.retracted = model.instruments.probe.position_max.z
+
+    def setup(self) -> float:
+        """Field, focus, pulses, MW and RF on, tip away; the bare NV resonance (Hz)."""
+        tango.DeviceProxy(f"tango://{self.tango_host}/nanomri/confocal/magnet").ramp_rate = \
+            RAMP_RATE
+        x, y, z = self.focus
+        self.run([f"mv x {x} y {y} z {z}", f"mv Bz {FIELD}", f"senv NanomriPulses \"{PULSES}\"",
+                  f"mv mw_power {MW_POWER} rf_power {RF_POWER}", "write_ioreg mw_output 1",
+                  "write_ioreg rf_output 1", f"mv tip_z {self.retracted}"])
+        return float(nv_spin.transition_frequency(FIELD))
+
+    def spectrum(self, bare: float) -> tuple[fits.Fit, Path]:
+        """The dark spins' line: DEER with the RF swept, tip away, NV on its bare resonance."""
+        half, n, reps = SPECTRUM
+        centre = nv_spin.GAMMA_E * FIELD
+        out = self.run([f"mv mw_frequency {bare}",
+                        f"deer {centre - half} {centre + half} {n} {DEER_TAU} {reps}"])
+        path = last_file(out)
+        f, ratio = line_data(path, "rf_frequency")
+        return fits.odmr(f, ratio), path
+
+    def _tip(self, dx: float, dy: float, height: float) -> str:
+        return f"mv tip_x {self.nv[0] + dx} tip_y {self.nv[1] + dy} tip_z {self.nv[2] + height}"
+
+    def resonance(self, dx: float, dy: float, height: float, bare: float) -> float:
+        """The NV's resonance (Hz) with the tip at a place: a CW ODMR sweep above `bare`."""
+        out = self.run([self._tip(dx, dy, height),
+                        f"odmr {bare} {bare + FIND_SPAN} {FIND_POINTS} 20000 cw"])
+        f, ratio = line_data(last_file(out), "mw_frequency")
+        fit = fits.odmr(f, ratio)
+        if not (fit["fwhm"] > 2 * (f[1] - f[0]) and f[0] < fit["centre"] < f[-1]):
+            raise ValueError(f"no NV resonance between {bare:.6g} and {bare + FIND_SPAN:.6g} Hz "
+                             f"with the tip at ({dx:.3g}, {dy:.3g}, {height:.3g}) m")
+        return fit["centre"]
+
+    def freqlock(self, mode: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
+                 bare: float) -> Path:
+        """A freqlock scan over a box of tip places from the NV (z: apex over the NV),
+        started from the resonance an ODMR sweep finds at its first pixel."""
+        start = self.resonance(xs[0], ys[0], zs[0], bare)
+        axes = [_axis("tip_z", zs, self.nv[2])] if len(zs) > 1 else []
+        axes += [_axis("tip_y", ys, self.nv[1]), _axis("tip_x", xs, self.nv[0])]
+        if len(zs) == 1:
+            self.run([f"mv tip_z {self.nv[2] + zs[0]}"])
+        out = self.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {DEER_REPETITIONS} "
+                        + " ".join(axes)])
+        return last_file(out)
+
+    def spot(self, path: Path) -> tuple[float, float]:
+        """Where the coarse DEER plane dips most (tip from the NV), smoothed over 3 x 3."""
+        _, columns = read_columns(path)
+        x, y = np.unique(columns["tip_x"]), np.unique(columns["tip_y"])
+        plane = np.full((len(y), len(x)), np.nan)
+        plane[np.searchsorted(y, columns["tip_y"]), np.searchsorted(x, columns["tip_x"])] = \
+            columns["ratio"]
+        smooth = ndimage.uniform_filter(np.nan_to_num(plane, nan=np.nanmedian(plane)), 3,
+                                        mode="nearest")
+        row, col = np.unravel_index(np.argmin(smooth), smooth.shape)
+        return float(x[col]) - self.nv[0], float(y[row]) - self.nv[1]
+
+    def measure(self) -> Result:
+        bare = self.setup()
+        line, spectrum = self.spectrum(bare)
+        self.run([f"mv rf_frequency {line['centre'] + RF_OFFSET}"])
+        field_map = self.freqlock("lock", MAP_XY, MAP_XY, MAP_Z, bare)
+        coarse = self.freqlock("deer", COARSE_XY, COARSE_XY, np.array([COARSE_Z]), bare)
+        sx, sy = self.spot(coarse)
+        fine = np.arange(-IMAGE_HALF, IMAGE_HALF + 0.1 * NM, 1 * NM)
+        image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare)
+        self.run([f"mv tip_z {self.retracted}"])
+        location = locate_files(image, spectrum, field_map=field_map)
+        planes = lz.grid_from_columns(read_columns(image)[1], ("tip_x", "tip_y", "tip_z"), "ratio")
+        from_nv = lz.Grid(tuple(a - c for a, c in zip(planes.axes, self.nv, strict=True)),
+                          planes.values)
+        return Result(location, (sx, sy), line, self.truth, from_nv)
+
+
+def report(r: Result) -> None:
+    nm = 1e9
+    print("\nDark-spin 3D localisation (seed 001): this simulation vs the paper")
+    print(f"  dark spins' line, tip away: {r.line['centre'] / 1e9:.4f} GHz, FWHM "
+          f"{r.line['fwhm'] / 1e6:.1f} MHz; coarse DEER spot at ({r.spot[0] * nm:.1f}, "
+          f"{r.spot[1] * nm:.1f}) nm")
+    for axis, found, error, world, paper in zip("xyz", r.location.offset, r.location.error,
+                                                r.truth, PAPER["offset"], strict=True):
+        print(f"  {axis}: {found * nm:+6.2f} ± {error * nm:.2f} nm from the NV   (world "
+              f"{world * nm:+.2f} nm; paper {paper * nm:+.2f} nm, within "
+              f"{PAPER['tolerance'] * nm:.1f} nm)")
+
+
+def save_figure(path: Path, r: Result) -> None:
+    """The DEER planes, the spin found and the world's (x, y), the planes' heights."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nm = 1e9
+    x, y, z = (a * nm for a in r.image.axes)
+    fig, axes = plt.subplots(1, len(z), figsize=(5 * len(z), 4.2))
+    half = (x[1] - x[0]) / 2
+    for k, ax in enumerate(np.atleast_1d(axes)):
+        shown = ax.imshow(r.image.values[:, :, k].T, origin="lower", cmap="viridis",
+                          extent=(x[0] - half, x[-1] + half, y[0] - half, y[-1] + half))
+        fig.colorbar(shown, ax=ax, label="DEER signal / reference")
+        ax.plot(*(r.truth[:2] * nm), "w+", ms=14, label="world's spin")
+        ax.plot(*(r.location.offset[:2] * nm), "rx", ms=10, label="located")
+        ax.set(xlabel="tip x from the NV (nm)", ylabel="tip y from the NV (nm)",
+               title=f"apex {z[k]:.0f} nm over the NV")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def locate_demo(run, tango_host: str, out: Path) -> Result:
+    """Seed 001's 3D localisation; results printed, figure into `out`."""
+    result = LocateDemo(run, tango_host).measure()
+    report(result)
+    save_figure(out / "dark_spin.png", result)
+    print(f"figure: {out / 'dark_spin.png'}")
+    return result
