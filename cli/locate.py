@@ -50,7 +50,7 @@ def locate_files(lock: Path, spectrum: Path, search: float = SEARCH,
     locked = lz.grid_from_columns(columns if field_map is None else _freqlock(field_map), AXES,
                                   "mw_frequency")
     field = lz.field_from_lock(locked.values, float(transition_frequency(bias)), bias)
-    image = lz.grid_from_columns(columns, AXES, "ratio")
+    image = lz.grid_from_columns(columns, AXES, "ratio", missing_ok=True)  # lost locks: NaN
     return lz.locate(image, lz.FieldMap(lz.Grid(locked.axes, field)), rf - line["centre"],
                      lz.lorentzian_line(line["fwhm"]), search)
 

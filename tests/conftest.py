@@ -36,6 +36,10 @@ class StackRun:
         return done
 
     @property
+    def tango_host(self) -> str:
+        return json.loads((self.state / "stack.json").read_text())["tango_host"]
+
+    @property
     def pids(self) -> list[tuple[int, float]]:
         stack = json.loads((self.state / "stack.json").read_text())
         return [(p["pid"], p["create_time"]) for p in stack["processes"]]

@@ -113,3 +113,14 @@ def test_an_image_beyond_the_map_is_refused(lab):
                        heights=IMAGE_Z + 30 * NM)  # 60 to 76 nm: the map ends at 58
     with pytest.raises(ValueError, match="covers less than half"):
         lz.locate(image, field, rf_offset, line, search=6e-9)
+
+
+def test_pixels_where_the_lock_was_lost_are_left_out_not_fatal(lab):
+    field, rf_offset, line = lab
+    spin = np.array(SENSOR.dark_spins.coherent[0])
+    rng = np.random.default_rng(5)
+    image = deer_image(rng, spin[None], np.ones(1))
+    values = image.values.copy()
+    values.ravel()[rng.choice(values.size, values.size // 50, replace=False)] = np.nan
+    found = lz.locate(lz.Grid(image.axes, values), field, rf_offset, line, search=6e-9)
+    assert np.all(np.abs(found.offset - spin) < 0.5 * NM)

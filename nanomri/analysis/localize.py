@@ -50,9 +50,10 @@ class Grid:
 
 
 def grid_from_columns(columns: dict[str, np.ndarray], axes: tuple[str, str, str],
-                      value: str) -> Grid:
+                      value: str, missing_ok: bool = False) -> Grid:
     """The Grid of column `value` over the positions of motor columns `axes` (x, y, z) of a
-    scan file (a line or plane has one position along the others)."""
+    scan file (a line or plane has one position along the others); NaN where the value is
+    missing if `missing_ok` (a DEER image's pixels where the lock was lost), else an error."""
     missing = [name for name in (*axes, value) if name not in columns]
     if missing:
         raise ValueError(f"the scan has no column {', '.join(missing)}")
@@ -62,7 +63,7 @@ def grid_from_columns(columns: dict[str, np.ndarray], axes: tuple[str, str, str]
     index = tuple(np.searchsorted(p, columns[a][done]) for p, a in zip(positions, axes,
                                                                        strict=True))
     values[index] = columns[value][done]
-    if not np.all(np.isfinite(values)):
+    if not missing_ok and not np.all(np.isfinite(values)):
         raise ValueError(f"{value} is missing at {np.sum(~np.isfinite(values))} of "
                          f"{values.size} grid points (an aborted scan, or a lost lock)")
     return Grid(tuple(positions), values)
@@ -156,11 +157,12 @@ def _shift_steps(image: Grid, correlated: list[bool], search: np.ndarray) -> lis
 
 
 def _masked_ncc(p: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """|Pearson correlation| of the image with each window of `p` (NaN outside the map),
-    over the pixels whose PSF the map holds, and how many those are."""
+    """|Pearson correlation| of the image (NaN where a pixel is missing) with each window of
+    `p` (NaN outside the map), over the pixels that have both, and how many those are."""
     valid = np.isfinite(p).astype(float)
     p = np.nan_to_num(p)
-    ones = np.ones(data.shape)
+    ones = np.isfinite(data).astype(float)
+    data = np.nan_to_num(data)
 
     def corr(a, b):
         return signal.correlate(a, b, mode="valid")
@@ -182,8 +184,8 @@ def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
     correlated = _correlated(image)
     steps = _shift_steps(image, correlated, search)
     looped = [i for i in range(3) if not correlated[i]]
-    data = image.values - image.values.mean()
-    if not np.any(data):
+    data = image.values - np.nanmean(image.values)
+    if not np.any(np.nan_to_num(data)):
         raise ValueError("the image is flat: no dark-spin signal to locate")
     best, best_offset, best_n = -1.0, None, 0
     for chosen in product(*(steps[i] for i in looped)):
@@ -197,7 +199,7 @@ def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
                                             axis[-1] + steps[i][steps[i] > 0]]))
         grids = np.meshgrid(*axes, indexing="ij")
         ncc, n = _masked_ncc(psf(field, np.stack(grids, axis=-1), rf_offset, line), data)
-        ncc[n < data.size / 2] = 0.0
+        ncc[n < np.isfinite(data).sum() / 2] = 0.0
         k = np.unravel_index(np.argmax(ncc), ncc.shape)
         if ncc[k] > best:
             offset = np.empty(3)
@@ -207,7 +209,7 @@ def best_shift(image: Grid, field: FieldMap, rf_offset: float, line: Line,
                 else:  # window start k: image pixel j sees the PSF at x_j + s, offset -s
                     offset[i] = -steps[i][k[i]]
             best, best_offset, best_n = float(ncc[k]), offset, int(n[k])
-    if best_n < data.size / 2:
+    if best_n < np.isfinite(data).sum() / 2:
         raise ValueError("the field map covers less than half of the image shifted by the "
                          f"search range ({search / NM} nm): map a larger volume")
     return best_offset, best, best_n
@@ -223,7 +225,7 @@ def locate(image: Grid, field: FieldMap, rf_offset: float, line: Line,
                          f"shifted PSF, {correlation:.3f}, is that of noise")
     points = image.points()
     p0 = psf(field, points - start, rf_offset, line)
-    inside = np.isfinite(p0)  # the pixels the fit uses
+    inside = np.isfinite(p0) & np.isfinite(image.values.ravel())  # the pixels the fit uses
     tips, values, p0 = points[inside] / NM, image.values.ravel()[inside], p0[inside]
 
     def model(params):
