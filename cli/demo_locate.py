@@ -144,7 +144,8 @@ class LocateDemo:
         image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare)
         self.run([f"mv tip_z {self.retracted}"])
         location = locate_files(image, spectrum, field_map=field_map)
-        planes = lz.grid_from_columns(read_columns(image)[1], ("tip_x", "tip_y", "tip_z"), "ratio")
+        planes = lz.grid_from_columns(read_columns(image)[1], ("tip_x", "tip_y", "tip_z"), "ratio",
+                                      missing_ok=True)
         from_nv = lz.Grid(tuple(a - c for a, c in zip(planes.axes, self.nv, strict=True)),
                           planes.values)
         return Result(location, (sx, sy), line, self.truth, from_nv)
