@@ -19,7 +19,6 @@ from scipy import ndimage
 from nanomri import nv_spin
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
-from nanomri.surface import surface_height
 from nanomri.world import load_world
 
 from .analyze import read_columns
@@ -40,7 +39,7 @@ DEER_REPETITIONS = 2_400_000  # per pixel: the ratio to ~0.01
 FIND_SPAN, FIND_POINTS = 400e6, 161  # Hz above the bare resonance, CW ODMR points
 MAP_XY = np.arange(-10, 10.01, 2.0) * NM  # tip from the NV, the field map's pixels
 MAP_Z = np.arange(36, 46.01, 2.0) * NM  # apex heights over the NV
-COARSE_XY = np.arange(-10, 14.01, 2.0) * NM  # the plane that finds the spin's spot
+COARSE_XY = np.arange(-12, 12.01, 2.0) * NM  # the plane that finds the spin's spot, around the NV
 COARSE_Z = 40 * NM
 IMAGE_HALF = 8 * NM  # each side of the spot, pixels of 1 nm
 IMAGE_Z = np.array([36.0, 40.0]) * NM
@@ -69,7 +68,6 @@ class LocateDemo:
         self.run, self.tango_host = run, tango_host
         model = load_world(world)
         self.nv = np.asarray(model.sensor.nv_position)
-        self.over_nv = self.nv[2] - float(surface_height(model.sample.surface, *self.nv[:2]))
         self.focus = model.sample.nv_centres[model.sensor.nv]
         self.truth = np.asarray(model.sensor.dark_spins.coherent[0])
         self.retracted = model.instruments.probe.position_max.z
