@@ -33,7 +33,8 @@ RAMSEY_DETUNING_AT = 23e-9  # m: the MW on the NV's resonance with the tip here
 ODMR_SPAN = 400e6  # Hz above the bare resonance searched for the NV with the tip over it
 SLICE_SHIFT = 653.6e6  # Hz above the bare resonance: a slice near the steepest gradient
 COARSE_SLICE = (12e-9, 19e-9, 36)  # y from the NV (m), pixels: 2 Å
-ZOOM_HALF = 0.8e-9  # m each side of the coarse slice, 65 pixels of 0.25 Å
+ZOOM_HALF = 0.8e-9  # m each side of the coarse slice
+ZOOM_PIXELS, ZOOM_REPETITIONS = 33, 60_000  # pixels of 0.5 Å; a line of ~50 s
 PAPER = {"period": (3.3e-10, 0.3e-10), "gradient": 2.4e5, "fwhm": (2.5e-10, 0.5e-10),
          "slice_gradient": 1.2e6}
 
@@ -107,10 +108,17 @@ class TipDemo:
                                                                        SLICE_HEIGHT)])
         y, ratio = self._line(*COARSE_SLICE, "cwesr", 10e-6, 20_000)
         found = fits.odmr(y, ratio)["centre"]
-        self.run([self._tip(found - ZOOM_HALF, SLICE_HEIGHT)])
-        y, ratio = self._line(found - ZOOM_HALF, found + ZOOM_HALF, 65, "cwesr", 10e-6, 100_000)
-        width = lines.slice_fwhm(y, ratio)
-        return {"y": y, "ratio": ratio, "fwhm": width.value, "fwhm_err": width.error}
+        # trace and retrace: the sample's drift (a few pm/s) over a line of a minute narrows the
+        # slice one way and widens it the other by several %; their mean cancels it
+        widths = []
+        for start, end in ((found - ZOOM_HALF, found + ZOOM_HALF),
+                           (found + ZOOM_HALF, found - ZOOM_HALF)):
+            self.run([self._tip(start, SLICE_HEIGHT)])
+            y, ratio = self._line(start, end, ZOOM_PIXELS, "cwesr", 10e-6, ZOOM_REPETITIONS)
+            widths.append(lines.slice_fwhm(y, ratio))
+        return {"y": y, "ratio": ratio, "fwhm": np.mean([w.value for w in widths]),
+                "fwhm_err": np.hypot(*(w.error for w in widths)) / 2,
+                "each": [w.value for w in widths]}
 
 
 def report(ramsey: dict, width: dict, cut: dict) -> None:
@@ -125,8 +133,10 @@ def report(ramsey: dict, width: dict, cut: dict) -> None:
     print(f"  CW-ESR linewidth (tip away):    {width['fwhm_hz'] / 1e6:.2f} MHz = inverse "
           f"{1e9 / width['fwhm_hz']:.0f} ns   (paper 120 ns)")
     f, f_err = PAPER["fwhm"]
+    trace, retrace = (w * 1e10 for w in cut["each"])
     print(f"  resonant slice FWHM:            {cut['fwhm'] * 1e10:.2f} ± "
-          f"{cut['fwhm_err'] * 1e10:.2f} Å   (paper {f * 1e10:.1f} ± {f_err * 1e10:.1f} Å)")
+          f"{cut['fwhm_err'] * 1e10:.2f} Å   (paper {f * 1e10:.1f} ± {f_err * 1e10:.1f} Å; "
+          f"trace {trace:.2f}, retrace {retrace:.2f})")
     print(f"  gradient from the slice:        {grad_slice / 1e5:.1f} G/nm   "
           f"(paper {PAPER['slice_gradient'] / 1e5:.0f} G/nm)")
 
