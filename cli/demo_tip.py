@@ -109,16 +109,18 @@ class TipDemo:
         y, ratio = self._line(*COARSE_SLICE, "cwesr", 10e-6, 20_000)
         found = fits.odmr(y, ratio)["centre"]
         # trace and retrace: the sample's drift (a few pm/s) over a line of a minute narrows the
-        # slice one way and widens it the other by several %; their mean cancels it
+        # slice one way and widens it the other (the tip crosses it at v + d, then v - d): the
+        # harmonic mean of the two widths is the still slice's
         widths = []
         for start, end in ((found - ZOOM_HALF, found + ZOOM_HALF),
                            (found + ZOOM_HALF, found - ZOOM_HALF)):
             self.run([self._tip(start, SLICE_HEIGHT)])
             y, ratio = self._line(start, end, ZOOM_PIXELS, "cwesr", 10e-6, ZOOM_REPETITIONS)
             widths.append(lines.slice_fwhm(y, ratio))
-        return {"y": y, "ratio": ratio, "fwhm": np.mean([w.value for w in widths]),
-                "fwhm_err": np.hypot(*(w.error for w in widths)) / 2,
-                "each": [w.value for w in widths]}
+        (w1, e1), (w2, e2) = ((w.value, w.error) for w in widths)
+        return {"y": y, "ratio": ratio, "fwhm": 2 * w1 * w2 / (w1 + w2),
+                "fwhm_err": 2 * np.hypot(w2**2 * e1, w1**2 * e2) / (w1 + w2) ** 2,
+                "each": [w1, w2]}
 
 
 def report(ramsey: dict, width: dict, cut: dict) -> None:
