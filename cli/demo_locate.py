@@ -35,7 +35,9 @@ DEER_TAU = 9e-6  # s: the spin's ~50 kHz coupling turns the NV's phase by ~pi
 SPECTRUM = (20e6, 41, 1_000_000)  # Hz each side of the g = 2 line, points, repetitions
 RF_OFFSET = 250e6  # Hz of the RF above the spins' line: a slice ~40 nm over the NV
 LOCK = "cw 100000 3"  # probes of the lock: CW, repetitions per flank, steps per pixel at most
-DEER_REPETITIONS = 2_400_000  # per pixel: the ratio to ~0.01
+DEER_REPETITIONS = 2_400_000  # per pixel of the coarse plane: the ratio to ~0.01
+IMAGE_REPETITIONS = 10_000_000  # per pixel of the fine planes: to ~0.005 (a spin whose
+# phase over-rotates dips 0.036, not 0.08: one located 0.7 nm off at 2.4e6)
 FIND_SPAN, FIND_POINTS = 400e6, 161  # Hz above the bare resonance, CW ODMR points
 MAP_XY = np.arange(-10, 10.01, 2.0) * NM  # tip from the NV, the field map's pixels
 MAP_Z = np.arange(36, 46.01, 2.0) * NM  # apex heights over the NV
@@ -107,7 +109,7 @@ class LocateDemo:
         return fit["centre"]
 
     def freqlock(self, mode: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
-                 bare: float) -> Path:
+                 bare: float, repetitions: int = DEER_REPETITIONS) -> Path:
         """A freqlock scan over a box of tip places from the NV (z: apex over the NV),
         started from the resonance an ODMR sweep finds at its first pixel."""
         start = self.resonance(xs[0], ys[0], zs[0], bare)
@@ -115,7 +117,7 @@ class LocateDemo:
         axes += [_axis("tip_y", ys, self.nv[1]), _axis("tip_x", xs, self.nv[0])]
         if len(zs) == 1:
             self.run([f"mv tip_z {self.nv[2] + zs[0]}"])
-        out = self.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {DEER_REPETITIONS} "
+        out = self.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {repetitions} "
                         + " ".join(axes)])
         return last_file(out)
 
@@ -139,7 +141,7 @@ class LocateDemo:
         coarse = self.freqlock("deer", COARSE_XY, COARSE_XY, np.array([COARSE_Z]), bare)
         sx, sy = self.spot(coarse)
         fine = np.arange(-IMAGE_HALF, IMAGE_HALF + 0.1 * NM, 1 * NM)
-        image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare)
+        image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare, IMAGE_REPETITIONS)
         self.run([f"mv tip_z {self.retracted}"])
         location = locate_files(image, spectrum, field_map=field_map)
         planes = lz.grid_from_columns(read_columns(image)[1], ("tip_x", "tip_y", "tip_z"), "ratio",
