@@ -51,9 +51,10 @@ LINE_REPETITIONS = 10_000_000  # DEER repetitions per pixel of the lines: the ra
 
 def deer_line(stack: StackRun, demo: LocateDemo, mode: str, at: np.ndarray,
               bare: float) -> np.ndarray:
-    """Ratios of a freqlock line along x through `at` (tip from the NV), 40 nm over the NV."""
+    """Ratios of a freqlock line along x through `at` (tip from the NV, z its apex over the
+    NV)."""
     xs = at[0] + np.arange(-6, 6.01, 1.5) * NM
-    start = demo.resonance(xs[0], at[1], 40 * NM, bare)
+    start = demo.resonance(xs[0], at[1], at[2], bare)
     x0, x1 = demo.nv[0] + xs[0], demo.nv[0] + xs[-1]
     out = demo.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {LINE_REPETITIONS} "
                     f"tip_x {x0} {x1} {len(xs)}"])
@@ -67,13 +68,16 @@ def test_a_random_dark_spin_is_located_within_half_a_nanometre(dark):
     assert np.all(np.abs(result.location.offset - spin) < TOLERANCE), (
         result.location.offset / NM, spin / NM)
     assert np.all(result.location.error < TOLERANCE)
-    # over the spot the spin's slice puts it, DEER dips; the same sequence without the RF pi
+    # where the DEER image dipped most, DEER dips again; the same sequence without the RF pi
     # pulse (echo) does not: the middle 3 pixels of each line (the dip ~0.03, the noise of
     # their mean ~0.003)
+    image = result.image
+    darkest = np.unravel_index(np.nanargmin(image.values), image.values.shape)
+    at = np.array([axis[i] for axis, i in zip(image.axes, darkest, strict=True)])
     bare = demo.setup()
     demo.run([f"mv rf_frequency {result.line['centre'] + RF_OFFSET}"])
-    deer = deer_line(stack, demo, "deer", result.location.offset, bare)
-    echo = deer_line(stack, demo, "echo", result.location.offset, bare)
+    deer = deer_line(stack, demo, "deer", at, bare)
+    echo = deer_line(stack, demo, "echo", at, bare)
     middle = slice(len(deer) // 2 - 1, len(deer) // 2 + 2)
     assert echo[middle].mean() - deer[middle].mean() > 0.015, (deer, echo)
     assert np.ptp(echo) < 0.025, echo  # photon noise only
