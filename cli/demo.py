@@ -134,7 +134,7 @@ def on_door(stack: Stack, scans: Path, part) -> None:
     def run(lines: list[str]) -> list[str]:
         return run_lines(door, lines)
 
-    run([f"senv ScanDir {scans}", "laser_on 1e-3"])
+    run([f"senv ScanDir {scans}", f"laser_on {LASER_POWER}"])
     try:
         part(run)
     finally:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
 from nanomri.analysis.lines import Edge
+from nanomri.analysis.spots import darkest
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
@@ -95,9 +95,8 @@ class FerritinDemo:
         self.approach()
         without = self.t1(T1_WITHOUT)
         image, x, y = self.image()
-        smooth = ndimage.uniform_filter(np.nan_to_num(image, nan=np.nanmedian(image)), SMOOTHING)
-        row, col = np.unravel_index(np.argmin(smooth), smooth.shape)
-        t1_with = fi.t1_at(float(smooth[row, col]), TAU, without)
+        (row, col), ratio = darkest(image, SMOOTHING)
+        t1_with = fi.t1_at(ratio, TAU, without)
         variance = fi.noise_variance(t1_with, without["time"])
         distance = fi.core_distance(variance)
         return Result(image, x, y, without, (float(x[col]), float(y[row])), t1_with, variance,

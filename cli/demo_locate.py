@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import tango
-from scipy import ndimage
 
 from nanomri import nv_spin
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
+from nanomri.analysis.spots import darkest
 from nanomri.world import load_world
 
 from .analyze import read_columns
@@ -128,9 +128,7 @@ class LocateDemo:
         plane = np.full((len(y), len(x)), np.nan)
         plane[np.searchsorted(y, columns["tip_y"]), np.searchsorted(x, columns["tip_x"])] = \
             columns["ratio"]
-        smooth = ndimage.uniform_filter(np.nan_to_num(plane, nan=np.nanmedian(plane)), 3,
-                                        mode="nearest")
-        row, col = np.unravel_index(np.argmin(smooth), smooth.shape)
+        (row, col), _ = darkest(plane)
         return float(x[col]) - self.nv[0], float(y[row]) - self.nv[1]
 
     def measure(self) -> Result:

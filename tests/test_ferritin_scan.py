@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from scipy import ndimage
 
 from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
+from nanomri.analysis.spots import darkest
 from nanomri.cli.analyze import read_columns
 from nanomri.nexus import read_image
 from nanomri.simulators.nv_sensor import SimSensor
@@ -90,7 +90,7 @@ def shot_noise(path) -> float:
 
 def darkest_distance(image: np.ndarray, without: fits.Fit) -> float:
     """The shallowest core's distance from the image's darkest place (3 x 3 pixels)."""
-    t1 = fi.t1_at(float(ndimage.uniform_filter(image, 3).min()), TAU, without)
+    t1 = fi.t1_at(darkest(image)[1], TAU, without)
     return fi.core_distance(fi.noise_variance(t1, without["time"]))
 
 
@@ -109,15 +109,16 @@ def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
     assert probe.feedback and probe.leapfrog_height == 0.0  # landed, and its height restored
     expected = expected_image(model, x - nx, y - ny,
                               probe.z - probe.topography, without)
+    noise = shot_noise(path)
     contrast = 1 - expected / expected.max()
-    assert contrast.max() > 4 * shot_noise(path), "a cluster too faint to test anything"
+    assert contrast.max() > 4 * noise, "a cluster too faint to test anything"
     # the image against the expected one, scaled: the scale takes the calibration's noise (the
     # T1 curve's offset and amplitude, ~10 %); what is left is photon noise where the cluster
     # is in place (shifted by one pixel, 1.3x the noise is left)
     fit = np.linalg.lstsq(np.stack([np.ones(image.size), expected.ravel()], 1), image.ravel(),
                           rcond=None)[0]
     residual = float(np.sqrt(np.mean((image.ravel() - fit[0] - fit[1] * expected.ravel()) ** 2)))
-    assert residual < 1.15 * shot_noise(path), (residual, shot_noise(path))
+    assert residual < 1.15 * noise, (residual, noise)
     assert 0.75 < fit[1] < 1.3, "the contrast is not the model's"
     assert darkest_distance(image, without) == pytest.approx(
         darkest_distance(expected, without), abs=1e-9)

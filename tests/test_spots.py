@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nanomri.analysis.spots import Spot, find_spots, match_spots
+from nanomri.analysis.spots import Spot, darkest, find_spots, match_spots
 
 PIXEL = 100e-9
 AXIS = np.arange(60) * PIXEL
@@ -65,3 +65,12 @@ def test_match_pairs_each_true_position_with_the_nearest_free_spot_within_reach(
     pairs = match_spots(spots, truth, max_distance=1e-7)
     assert [spot for _, spot, _ in pairs] == [spots[1], spots[0], None]
     assert pairs[0][2] == pytest.approx(1e-8) and np.isnan(pairs[2][2])
+
+
+def test_the_darkest_place_is_a_dip_of_pixels_not_one_dark_pixel():
+    image = np.ones((12, 15))
+    image[2, 3] = 0.5  # one dark pixel: noise
+    image[7:10, 9:12] = 0.8  # a dip of 3 x 3 pixels
+    image[0, 0] = np.nan  # a lost pixel
+    (row, col), value = darkest(image)
+    assert (row, col) == (8, 10) and value == pytest.approx(0.8)

@@ -98,3 +98,13 @@ def match_spots(found: list[Spot], truth: np.ndarray,
         else:
             pairs.append((i, None, float("nan")))
     return pairs
+
+
+def darkest(image: np.ndarray, size: int = 3) -> tuple[tuple[int, int], float]:
+    """(row, column) and value of the least mean of `size` x `size` pixels of `image` (NaN
+    pixels, where a measurement was lost, taken as the median): a dip found above the noise of
+    single pixels."""
+    filled = np.nan_to_num(image, nan=np.nanmedian(image))
+    smooth = ndimage.uniform_filter(filled, size, mode="nearest")
+    row, col = np.unravel_index(np.argmin(smooth), smooth.shape)
+    return (int(row), int(col)), float(smooth[row, col])
