@@ -56,11 +56,12 @@ class Result:
 
 
 class FerritinDemo:
-    """The demo's Door; `run(lines)` returns the messages of the macros."""
+    """The demo's Door; `run(lines)` returns the messages of the macros; `world` is the
+    stack's."""
 
-    def __init__(self, run):
+    def __init__(self, run, world: Path = WORLD):
         self.run = run
-        model = load_world(WORLD)
+        model = load_world(world)
         self.nv = np.asarray(model.sensor.nv_position)
         self.focus = model.sample.nv_centres[model.sensor.nv]
         self.surface_z = model.sample.surface.height

@@ -12,7 +12,8 @@ import yaml
 from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
 from nanomri.analysis.spots import darkest
-from nanomri.cli.analyze import read_columns
+from nanomri.cli.demo import run_lines
+from nanomri.cli.demo_ferritin import T1_WITHOUT, FerritinDemo
 from nanomri.nexus import read_image
 from nanomri.simulators.nv_sensor import SimSensor
 from nanomri.simulators.world import SimWorld
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.stack
 FERRITIN = ROOT / "conf" / "worlds" / "ferritin.yaml"
 PIXEL, COLUMNS, ROWS = 8.3e-9, 22, 18
 TAU = 50e-6
-BACKGROUND_AT = -300e-9  # m along x from the NV: no ferritin over it
 
 
 def draw_cluster(seed: int) -> dict:
@@ -52,14 +52,11 @@ def cell(request, tmp_path_factory):
         "sample": {"surface": {"drift": {"x": 0.0, "y": 0.0, "z": 0.0}}},
         "sensor": {"ferritin": {"clusters": [cluster]}}}))
     model = load_world(world)
-    nx, ny, _ = model.sensor.nv_position
-    x, y, z = model.sample.nv_centres[model.sensor.nv]
     with started_stack(tmp, world) as stack:
-        for line in ("laser_on 2e-3", f"mv x {x} y {y} z {z}", f"mv tip_x {nx + BACKGROUND_AT}",
-                     f"mv tip_z {model.sample.surface.height + 50e-9}",
-                     "approach frequency_shift", "senv NanomriLeapfrog 20e-9"):
-            stack.run_ok(line)
-        yield stack, cluster, (nx, ny), model
+        door = f"tango://{stack.tango_host}/nanomri/door/1"
+        demo = FerritinDemo(lambda lines: run_lines(door, lines), world)
+        demo.approach()  # beside the cluster, in FM-AFM feedback, leapfrog on
+        yield stack, cluster, demo, model
 
 
 def run_file(stack: StackRun, line: str) -> tuple[str, Path]:
@@ -95,10 +92,9 @@ def darkest_distance(image: np.ndarray, without: fits.Fit) -> float:
 
 
 def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
-    stack, cluster, (nx, ny), model = cell
-    _, curve = run_file(stack, "t1 1e-6 10e-3 11 100000")  # beside the cluster
-    data = read_columns(curve)[1]
-    without = fits.decay(data["tau"], data["ratio"])
+    stack, cluster, demo, model = cell
+    nx, ny = demo.nv[:2]
+    without = demo.t1(T1_WITHOUT)  # beside the cluster
     cx, cy = -np.asarray(cluster["centre"])  # the tip's place with the centre over the NV
     hx, hy = (COLUMNS - 1) / 2 * PIXEL, (ROWS - 1) / 2 * PIXEL
     out, path = run_file(stack, f"nvraster tip_x {nx + cx - hx} {nx + cx + hx} {COLUMNS} "
@@ -125,7 +121,8 @@ def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
 
 
 def test_leapfrog_beyond_the_scan_heads_range_is_refused_before_the_scan(cell):
-    stack, _, (nx, ny), _ = cell
+    stack, _, demo, _ = cell
+    nx = demo.nv[0]
     stack.run_ok("senv NanomriLeapfrog 1e-6")
     try:
         done = stack.cli("run", f"nvline tip_x {nx} {nx + 50e-9} 6 t1 50e-6 1000")
