@@ -22,7 +22,7 @@ from nanomri.analysis.spots import darkest
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
-from .demo_tip import last_file, line_data
+from .demo_tip import last_file, line_data, write_figure
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "ferritin.yaml"
@@ -154,9 +154,7 @@ def save_figure(path: Path, r: Result) -> None:
     axes[2].plot(x * nm, fi.psf(x, r.distance, TAU, r.t1_without["time"]))
     axes[2].set(xlabel="x (nm)", title=f"PSF of a core at {r.distance * nm:.1f} nm: "
                                        f"FWHM {r.fwhm * nm:.1f} nm")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def ferritin_demo(run, out: Path) -> None:
@@ -164,4 +162,3 @@ def ferritin_demo(run, out: Path) -> None:
     result = FerritinDemo(run).measure()
     report(result)
     save_figure(out / "ferritin.png", result)
-    print(f"figure: {out / 'ferritin.png'}")

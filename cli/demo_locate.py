@@ -22,7 +22,7 @@ from nanomri.analysis.spots import darkest
 from nanomri.world import load_world
 
 from .analyze import read_columns
-from .demo_tip import last_file, line_data
+from .demo_tip import last_file, line_data, write_figure
 from .locate import locate_files
 from .stack import ROOT
 
@@ -61,18 +61,17 @@ def _axis(motor: str, values: np.ndarray, offset: float) -> str:
     return f"{motor} {offset + values[0]} {offset + values[-1]} {len(values)}"
 
 
-class LocateDemo:
-    """The demo's Door; `run(lines)` returns the messages of the macros; `tango_host` names the
-    stack's database for the magnet's ramp rate; `world` is the stack's (its spin the truth
-    the result is compared with)."""
+class DeerDemo:
+    """DEER under the tip from the demo's Door; `run(lines)` returns the messages of the
+    macros; `tango_host` names the stack's database for the magnet's ramp rate; `world` is the
+    stack's."""
 
-    def __init__(self, run, tango_host: str, world: Path = WORLD):
+    def __init__(self, run, tango_host: str, world: Path):
         self.run, self.tango_host = run, tango_host
-        model = load_world(world)
-        self.nv = np.asarray(model.sensor.nv_position)
-        self.focus = model.sample.nv_centres[model.sensor.nv]
-        self.truth = np.asarray(model.sensor.dark_spins.coherent[0])
-        self.retracted = model.instruments.probe.position_max.z
+        self.world = load_world(world)
+        self.nv = np.asarray(self.world.sensor.nv_position)
+        self.focus = self.world.sample.nv_centres[self.world.sensor.nv]
+        self.retracted = self.world.instruments.probe.position_max.z
 
     def setup(self) -> float:
         """Field, focus, pulses, MW and RF on, tip away; the bare NV resonance (Hz)."""
@@ -84,12 +83,14 @@ class LocateDemo:
                   "write_ioreg rf_output 1", f"mv tip_z {self.retracted}"])
         return float(nv_spin.transition_frequency(FIELD))
 
-    def spectrum(self, bare: float) -> tuple[fits.Fit, Path]:
-        """The dark spins' line: DEER with the RF swept, tip away, NV on its bare resonance."""
-        half, n, reps = SPECTRUM
+    def spectrum(self, bare: float, tau: float = DEER_TAU, reps: int = SPECTRUM[2]
+                 ) -> tuple[fits.Fit, Path]:
+        """The dark spins' line: DEER of `tau` with the RF swept, tip away, NV on its bare
+        resonance."""
+        half, n, _ = SPECTRUM
         centre = nv_spin.GAMMA_E * FIELD
         out = self.run([f"mv mw_frequency {bare}",
-                        f"deer {centre - half} {centre + half} {n} {DEER_TAU} {reps}"])
+                        f"deer {centre - half} {centre + half} {n} {tau} {reps}"])
         path = last_file(out)
         f, ratio = line_data(path, "rf_frequency")
         return fits.odmr(f, ratio), path
@@ -109,17 +110,26 @@ class LocateDemo:
         return fit["centre"]
 
     def freqlock(self, mode: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
-                 bare: float, repetitions: int = DEER_REPETITIONS) -> Path:
+                 bare: float, repetitions: int = DEER_REPETITIONS, tau: float = DEER_TAU
+                 ) -> Path:
         """A freqlock scan over a box of tip places from the NV (z: apex over the NV),
-        started from the resonance an ODMR sweep finds at its first pixel."""
-        start = self.resonance(xs[0], ys[0], zs[0], bare)
-        axes = [_axis("tip_z", zs, self.nv[2])] if len(zs) > 1 else []
-        axes += [_axis("tip_y", ys, self.nv[1]), _axis("tip_x", xs, self.nv[0])]
-        if len(zs) == 1:
-            self.run([f"mv tip_z {self.nv[2] + zs[0]}"])
-        out = self.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {repetitions} "
+        started from the resonance an ODMR sweep finds at its first pixel; `tau` the DEER's."""
+        start = self.resonance(xs[0], ys[0], zs[0], bare)  # the tip at the first pixel:
+        # the axes of one place stay there
+        axes = [_axis(motor, values, offset) for motor, values, offset
+                in zip(("tip_z", "tip_y", "tip_x"), (zs, ys, xs), self.nv[::-1], strict=True)
+                if len(values) > 1]
+        out = self.run([f"freqlock {start} 40e6 {LOCK} {mode} {tau} {repetitions} "
                         + " ".join(axes)])
         return last_file(out)
+
+
+class LocateDemo(DeerDemo):
+    """Seed 001's localisation; the world's spin is the truth the result is compared with."""
+
+    def __init__(self, run, tango_host: str, world: Path = WORLD):
+        super().__init__(run, tango_host, world)
+        self.truth = np.asarray(self.world.sensor.dark_spins.coherent[0])
 
     def spot(self, path: Path) -> tuple[float, float]:
         """Where the coarse DEER plane dips most (tip from the NV), smoothed over 3 x 3."""
@@ -162,6 +172,16 @@ def report(r: Result) -> None:
               f"{PAPER['tolerance'] * nm:.1f} nm)")
 
 
+def tip_panel(ax, grid: lz.Grid, plane: int, label: str, title: str) -> None:
+    """Plane `plane` of `grid` (tip from the NV) on `ax`, in nm, with its colour bar."""
+    x, y = (a * 1e9 for a in grid.axes[:2])
+    half = (x[1] - x[0]) / 2
+    shown = ax.imshow(grid.values[:, :, plane].T, origin="lower", cmap="viridis",
+                      extent=(x[0] - half, x[-1] + half, y[0] - half, y[-1] + half))
+    ax.figure.colorbar(shown, ax=ax, label=label)
+    ax.set(xlabel="tip x from the NV (nm)", ylabel="tip y from the NV (nm)", title=title)
+
+
 def save_figure(path: Path, r: Result) -> None:
     """The DEER planes, the spin found and the world's (x, y), the planes' heights."""
     import matplotlib
@@ -170,21 +190,15 @@ def save_figure(path: Path, r: Result) -> None:
     import matplotlib.pyplot as plt
 
     nm = 1e9
-    x, y, z = (a * nm for a in r.image.axes)
+    z = r.image.axes[2] * nm
     fig, axes = plt.subplots(1, len(z), figsize=(5 * len(z), 4.2))
-    half = (x[1] - x[0]) / 2
     for k, ax in enumerate(np.atleast_1d(axes)):
-        shown = ax.imshow(r.image.values[:, :, k].T, origin="lower", cmap="viridis",
-                          extent=(x[0] - half, x[-1] + half, y[0] - half, y[-1] + half))
-        fig.colorbar(shown, ax=ax, label="DEER signal / reference")
+        tip_panel(ax, r.image, k, "DEER signal / reference",
+                  f"apex {z[k]:.0f} nm over the NV")
         ax.plot(*(r.truth[:2] * nm), "w+", ms=14, label="world's spin")
         ax.plot(*(r.location.offset[:2] * nm), "rx", ms=10, label="located")
-        ax.set(xlabel="tip x from the NV (nm)", ylabel="tip y from the NV (nm)",
-               title=f"apex {z[k]:.0f} nm over the NV")
         ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def locate_demo(run, tango_host: str, out: Path) -> Result:
@@ -192,5 +206,4 @@ def locate_demo(run, tango_host: str, out: Path) -> Result:
     result = LocateDemo(run, tango_host).measure()
     report(result)
     save_figure(out / "dark_spin.png", result)
-    print(f"figure: {out / 'dark_spin.png'}")
     return result

@@ -157,9 +157,7 @@ def save_figure(path: Path, ramsey: dict, width: dict, cut: dict) -> None:
     axes[1].set(xlabel="MW detuning (MHz)", title=f"CW ODMR: {width['fwhm_hz'] / 1e6:.1f} MHz")
     axes[2].plot(cut["y"] * 1e9, cut["ratio"], ".-")
     axes[2].set(xlabel="tip y from the NV (nm)", title=f"slice FWHM {cut['fwhm'] * 1e10:.2f} Å")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(fig, path)
 
 
 def tip_demo(run, world: Path, out: Path) -> None:
@@ -171,4 +169,13 @@ def tip_demo(run, world: Path, out: Path) -> None:
     cut = demo.slice(width["centre"])
     report(ramsey, width, cut)
     save_figure(out / "tip_gradient.png", ramsey, width, cut)
-    print(f"figure: {out / 'tip_gradient.png'}")
+
+
+def write_figure(fig, path: Path) -> None:
+    """Lay out a demo's figure, write it to `path` and close it; say where it went."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"figure: {path}")
