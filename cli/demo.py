@@ -16,6 +16,8 @@ from nanomri.world import load_world
 
 from .demo_ferritin import WORLD as FERRITIN_WORLD
 from .demo_ferritin import ferritin_demo
+from .demo_layer import WORLD as SURFACE_SPINS_WORLD
+from .demo_layer import layer_demo
 from .demo_locate import WORLD as DARK_SPINS_WORLD
 from .demo_locate import locate_demo
 from .demo_tip import tip_demo
@@ -143,8 +145,8 @@ def on_door(stack: Stack, scans: Path, part) -> None:
 
 def demo(paths: Paths, world: Path) -> int:
     """Up (unless running), laser on, raster, file and figure, NV table, the tip's gradient,
-    laser off, down; then the ferritin image and the dark spin's localisation, each on its
-    own stack."""
+    laser off, down; then the ferritin image, the dark spin's localisation and the surface
+    layer of dark spins, each on its own stack."""
     out = paths.results / "demo"
     out.mkdir(parents=True, exist_ok=True)
     h5, png = out / "confocal.h5", out / "confocal.png"
@@ -171,4 +173,8 @@ def demo(paths: Paths, world: Path) -> int:
     with stack_of(dark, DARK_SPINS_WORLD) as stack:
         on_door(stack, out / "dark_spins",
                 lambda run: locate_demo(run, stack.tango_host, out))
+    surface = Paths(paths.root, paths.state / "demo-surface-spins", paths.results)
+    with stack_of(surface, SURFACE_SPINS_WORLD) as stack:
+        on_door(stack, out / "surface_spins",
+                lambda run: layer_demo(run, stack.tango_host, out))
     return 0

@@ -106,14 +106,16 @@ def cmd_analyze(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_locate(args: argparse.Namespace, paths: Paths) -> int:
-    from .locate import locate_files, report
+    from .locate import layer_files, locate_files, report, report_layer
 
     try:
-        location = locate_files(args.lock, args.spectrum, field_map=args.map)
+        lines = (report_layer(layer_files(args.lock, args.spectrum, field_map=args.map))
+                 if args.layer else
+                 report(locate_files(args.lock, args.spectrum, field_map=args.map)))
     except (OSError, KeyError, ValueError) as exc:
         print(f"nanomri locate: {exc}", file=sys.stderr)
         return 1
-    print("\n".join(report(location)))
+    print("\n".join(lines))
     return 0
 
 
@@ -148,6 +150,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("spectrum", type=Path, help="a `deer` RF spectrum with the tip away")
     sp.add_argument("--map", type=Path, help="a `freqlock` scan around the NV whose locked "
                     "frequencies give the PSF (default: those of the DEER scan)")
+    sp.add_argument("--layer", action="store_true", help="the height over the NV of a layer "
+                    "of dark spins (seed 001, Fig. 3) instead of one spin's offset")
     sp.set_defaults(func=cmd_locate)
     sp = sub.add_parser("demo", help="up, the demo scans, figures, down")
     sp.add_argument("--world", type=Path, default=DEFAULT_WORLD, help=world_help)

@@ -6,12 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.locate import locate_files
+from cli.locate import layer_files, locate_files
 from cli.main import main
 from nanomri import dark_spins
 from nanomri.nexus import COUNTER, MOTOR, Column, Instrument, ScanFile
 from nanomri.nv_spin import GAMMA_E, transition_frequency
 
+from .test_layer import MAP_XY as LAYER_MAP_XY
+from .test_layer import MAP_Z as LAYER_MAP_Z
+from .test_layer import RF_OFFSET as LAYER_RF_OFFSET
+from .test_layer import TAU, layer_image
 from .test_localize import BIAS, CONTRAST, RF_OFFSET, SENSOR, flips, tip_field
 
 NM = 1e-9
@@ -91,3 +95,38 @@ def test_locate_refuses_files_of_the_wrong_scans(tmp_path, capsys):
     lock = lock_file(tmp_path, rng, np.zeros(3))
     assert main(["locate", str(lock), str(lock)]) == 1
     assert "not a deer RF spectrum" in capsys.readouterr().err
+
+
+def layer_plane_file(folder: Path, rng, height: float) -> Path:
+    """A `freqlock ... deer` plane (tip_z not scanned: the probe's z recorded with the scan)
+    over a random layer of dark spins `height` over the NV."""
+    image = layer_image(rng, height)
+    x, y = np.meshgrid(image.axes[0], image.axes[1], indexing="ij")
+    apex = NV[2] + image.axes[2][0]
+    settings = (Instrument("rf", "nanomri/confocal/rf", "sim",
+                           {"frequency": (GAMMA_E * BIAS + LAYER_RF_OFFSET, "Hz")}),
+                Instrument("probe", "nanomri/confocal/probe", "sim", {"z": (apex, "m")}))
+    return write(folder / "plane.h5", f"freqlock 2.9e9 4e7 cw 10000 2 deer {TAU} 100000 [...]",
+                 {"tip_x": NV[0] + x.ravel(), "tip_y": NV[1] + y.ravel(),
+                  "mw_frequency": np.full(x.size, 2.0e9), "ratio": image.values.ravel()},
+                 AXES[:2], settings)
+
+
+def test_locate_layer_finds_a_random_layer_at_its_height_from_a_plane(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    height = rng.uniform(8, 12) * NM
+    plane = layer_plane_file(tmp_path, rng, height)
+    spectrum = spectrum_file(tmp_path, rng)
+    field = lock_file(tmp_path, rng, np.zeros(3), xy=LAYER_MAP_XY, z=LAYER_MAP_Z, name="map.h5")
+    assert main(["locate", str(plane), str(spectrum), "--map", str(field), "--layer"]) == 0
+    found = float(capsys.readouterr().out.split("layer ")[1].split()[0]) * NM
+    assert found == pytest.approx(height, abs=0.5 * NM)
+
+
+def test_locate_layer_refuses_a_map_that_does_not_reach_under_the_image(tmp_path):
+    rng = np.random.default_rng(9)
+    plane = layer_plane_file(tmp_path, rng, 10 * NM)
+    field = lock_file(tmp_path, rng, np.zeros(3), xy=LAYER_MAP_XY, z=LAYER_MAP_Z + 30 * NM,
+                      name="map.h5")
+    with pytest.raises(ValueError, match="must reach at least 2 nm further under"):
+        layer_files(plane, spectrum_file(tmp_path, rng), field_map=field)
