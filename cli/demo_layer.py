@@ -33,7 +33,7 @@ RF_OFFSET = 100e6  # Hz of the RF above the spins' line: the slice ~66 nm over a
 # widens. The image flips a ring of them: 2 us.
 SPECTRUM_TAU, TAU = 0.5e-6, 2e-6
 MAP_XY = np.arange(-28, 28.01, 7.0) * NM  # tip from the NV, the field map's pixels
-MAP_Z = np.arange(52, 68.01, 4.0) * NM  # apex over the NV: a gentle field (seed 001: 60-100 nm)
+MAP_Z = np.arange(54, 66.01, 4.0) * NM  # apex over the NV: a gentle field (seed 001: 60-100 nm)
 IMAGE_XY = np.arange(-28, 28.01, 4.0) * NM  # the DEER plane's pixels, tip from the NV
 IMAGE_Z = np.array([70.0]) * NM  # its apex over the NV: the layer's ring ~20 nm across
 REPETITIONS = 10_000_000  # per DEER pixel, and of the spectrum: the ratio to ~0.004 of a

@@ -32,9 +32,13 @@ def lock_map(rng) -> lz.FieldMap:
 
 
 def layer_image(rng, height: float) -> lz.Grid:
-    """DEER ratios over the image plane from a Poisson layer at `height`: each spin flipped by
+    """DEER ratios over the image plane from a Poisson layer at `height`."""
+    return spins_image(rng, dark_spins.surface_layer(DENSITY, height, RADIUS, rng))
+
+
+def spins_image(rng, spins: np.ndarray) -> lz.Grid:
+    """DEER ratios over the image plane from `spins` (n, 3) from the NV: each spin flipped by
     the RF in the whole field (bias and tip) and leaving the echo cos(2 pi a tau)."""
-    spins = dark_spins.surface_layer(DENSITY, height, RADIUS, rng)
     a = dark_spins.coupling(spins, np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0]))
     image = grid(IMAGE_XY, IMAGE_XY, IMAGE_Z)
     rf = dark_spins.GAMMA_E * BIAS + RF_OFFSET
@@ -47,11 +51,16 @@ def layer_image(rng, height: float) -> lz.Grid:
     return grid(*image.axes, values)
 
 
-@pytest.fixture(scope="module")
-def lab():
-    rng = np.random.default_rng(2027)
+def measured_lab(seed: int) -> tuple[lz.FieldMap, float, lz.Line]:
+    """The lock map, f_RF - f_dark and the spins' line, as the demo measures them."""
+    rng = np.random.default_rng(seed)
     centre, line = dark_spin_line(rng)
     return lock_map(rng), dark_spins.GAMMA_E * BIAS + RF_OFFSET - centre, line
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return measured_lab(2027)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

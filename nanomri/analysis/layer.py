@@ -19,11 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from nanomri.dark_spins import coupling
+from .deconvolve import dephasing_kernel
+from .localize import FieldMap, Grid, Line
 
-from .localize import FieldMap, Grid, Line, response
-
-NV_AXIS = np.array([0.0, 0.0, 1.0])
 PITCH = 1e-9  # m, of the grid that integrates over the layer's plane
 
 
@@ -48,10 +46,7 @@ def decoherence(tips: np.ndarray, field: FieldMap, rf_offset: float, line: Line,
     x, y = np.meshgrid(axis, axis, indexing="ij")
     keep = x**2 + y**2 <= radius**2
     spins = np.stack([x[keep], y[keep], np.full(keep.sum(), height)], axis=-1)
-    a = coupling(spins, NV_AXIS, NV_AXIS)
-    dephased = 1 - np.cos(2 * np.pi * a * tau)
-    p = np.nan_to_num(response(field.at(tips[:, None, :] - spins[None]), rf_offset, line))
-    return (p * dephased).sum(axis=-1) * PITCH**2
+    return dephasing_kernel(tips, field, rf_offset, line, spins, tau).sum(axis=-1) * PITCH**2
 
 
 def _fit_density(values: np.ndarray, integral: np.ndarray) -> tuple[float, tuple, float]:
