@@ -57,7 +57,7 @@ class TipDemo:
         self.run = run
         model = load_world(world)
         self.sensor = model.sensor
-        nx, ny, _ = model.sensor.nv_position  # the surface over the NV, as the AFM found it
+        nx, ny, _ = model.sensor.nv_position  # the surface over the NV until the AFM finds it
         self.surface_z = float(surface_height(model.sample.surface, nx, ny))
         self.focus = model.sample.nv_centres[model.sensor.nv]
 
@@ -70,6 +70,14 @@ class TipDemo:
         self.run([f"mv x {x} y {y} z {z}", f"mv Bz {FIELD}", f"senv NanomriPulses \"{PULSES}\"",
                   "write_ioreg mw_output 1"])
         return float(nv_spin.transition_frequency(FIELD))
+
+    def register_surface(self) -> None:
+        """The surface over the NV where the AFM finds it now (approach, then retract): the
+        sample drifts by ~1 pm/s in z, and the slice's gradient goes as the distance^-4."""
+        nx, ny, _ = self.sensor.nv_position
+        self.run([f"mv tip_x {nx} tip_y {ny}", "approach"])
+        self.surface_z = float(tango.DeviceProxy("nanomri/confocal/probe").topography)
+        self.run(["retract"])
 
     def _tip(self, dy: float, height: float) -> str:
         nx, ny, _ = self.sensor.nv_position
@@ -164,8 +172,10 @@ def tip_demo(run, world: Path, out: Path) -> None:
     """Seed 001's gradient measurements; results printed, figure into `out`."""
     demo = TipDemo(run, world)
     bare = demo.setup()
+    demo.register_surface()
     ramsey = demo.ramsey(bare)
     width = demo.linewidth(bare)
+    demo.register_surface()
     cut = demo.slice(width["centre"])
     report(ramsey, width, cut)
     save_figure(out / "tip_gradient.png", ramsey, width, cut)
