@@ -2,9 +2,10 @@
 dark-spins world.
 
 Like the paper (Figs. 3 and 4): 0.12 T along the NV axis; the dark spins' line measured by a
-DEER spectrum with the tip away; the NV's resonance locked at every tip position of a volume
-around the NV (its shifts are the tip's field there: the PSF of any dark spin); a coarse DEER
-plane to find the spin's spot, then DEER planes over it with the NV kept on resonance at every
+DEER spectrum with the tip away, the spin's coupling by DEER in time (the DEER's tau); the
+NV's resonance locked at every tip position of a volume around the NV (its shifts are the
+tip's field there: the PSF of any dark spin); a coarse DEER plane to find the spin's spot (the
+centre of its resonance ring), then DEER planes over it with the NV kept on resonance at every
 pixel; the spin's offset from the NV fitted (`nanomri locate`). Where to scan follows from the
 coarse plane; the spin's place comes only from the simulated physics.
 """
@@ -18,7 +19,6 @@ import tango
 from nanomri import nv_spin
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
-from nanomri.analysis.spots import darkest
 from nanomri.world import load_world
 
 from .analyze import read_columns
@@ -32,6 +32,8 @@ FIELD, RAMP_RATE = 0.12, 1e-2  # T along the NV axis (seed 001), T/s
 PULSES = "{'pi': 100e-9, 'pi_half': 50e-9, 'rf_pi': 100e-9}"  # 5 MHz of Rabi on NV and spins
 MW_POWER, RF_POWER = 2.5e-3, 1e-2  # W
 DEER_TAU = 9e-6  # s: the spin's ~50 kHz coupling turns the NV's phase by ~pi
+COUPLING_SWEEP = (0.4e-6, 12e-6, 59, 1_000_000)  # s of tau, points, repetitions: deer_tau
+ECHO_TIMES = (2e-6, 12e-6)  # s: the tau chosen from the coupling, within the NV's T2
 SPECTRUM = (20e6, 41, 1_000_000)  # Hz each side of the g = 2 line, points, repetitions
 RF_OFFSET = 250e6  # Hz of the RF above the spins' line: a slice ~40 nm over the NV
 LOCK = "cw 100000 3"  # probes of the lock: CW, repetitions per flank, steps per pixel at most
@@ -51,10 +53,11 @@ PAPER = {"offset": np.array([4.0, 5.1, -3.65]) * NM, "tolerance": 0.5 * NM}
 @dataclass(frozen=True)
 class Result:
     location: lz.Location
-    spot: tuple[float, float]  # m, the coarse plane's dip, tip from the NV
+    spot: tuple[float, float]  # m, the centre of the coarse plane's dip, tip from the NV
     line: fits.Fit  # the dark spins' DEER line, tip away
     truth: np.ndarray  # m, the world's spin
     image: lz.Grid  # the DEER planes, tip from the NV
+    tau: float  # s, the DEER's: pi of the spin's phase
 
 
 def _axis(motor: str, values: np.ndarray, offset: float) -> str:
@@ -132,39 +135,59 @@ class LocateDemo(DeerDemo):
         self.truth = np.asarray(self.world.sensor.dark_spins.coherent[0])
 
     def spot(self, path: Path) -> tuple[float, float]:
-        """Where the coarse DEER plane dips most (tip from the NV), smoothed over 3 x 3."""
+        """The centre of the coarse DEER plane's dip (tip from the NV): the mean place weighted
+        by the squared dip under the plane's median. The dip is the spin's resonance ring
+        around it, whose darkest side is a ring's radius off (seed 11 of
+        tests/test_dark_spin_scan.py: darkest 3 x 3 at x = -12 nm for a spin at -4.7; this
+        centre -4.65)."""
         _, columns = read_columns(path)
-        x, y = np.unique(columns["tip_x"]), np.unique(columns["tip_y"])
-        plane = np.full((len(y), len(x)), np.nan)
-        plane[np.searchsorted(y, columns["tip_y"]), np.searchsorted(x, columns["tip_x"])] = \
-            columns["ratio"]
-        (row, col), _ = darkest(plane)
-        return float(x[col]) - self.nv[0], float(y[row]) - self.nv[1]
+        ratio = columns["ratio"]
+        seen = np.isfinite(ratio)
+        weight = np.clip(np.median(ratio[seen]) - ratio[seen], 0, None) ** 2
+        if not weight.sum() > 0:
+            raise ValueError(f"{path}: the coarse DEER plane has no dip")
+        return tuple(float(np.average(columns[m][seen], weights=weight)) - c
+                     for m, c in (("tip_x", self.nv[0]), ("tip_y", self.nv[1])))
 
     def measure(self) -> Result:
         bare = self.setup()
-        line, spectrum = self.spectrum(bare)
+        line, _ = self.spectrum(bare)
+        tau = self.echo_time(line)
+        line, spectrum = self.spectrum(bare, tau)  # the line where its dip is deepest
         self.run([f"mv rf_frequency {line['centre'] + RF_OFFSET}"])
         field_map = self.freqlock("lock", MAP_XY, MAP_XY, MAP_Z, bare)
-        coarse = self.freqlock("deer", COARSE_XY, COARSE_XY, np.array([COARSE_Z]), bare)
+        coarse = self.freqlock("deer", COARSE_XY, COARSE_XY, np.array([COARSE_Z]), bare,
+                               tau=tau)
         sx, sy = self.spot(coarse)
         fine = np.arange(-IMAGE_HALF, IMAGE_HALF + 0.1 * NM, 1 * NM)
-        image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare, IMAGE_REPETITIONS)
+        image = self.freqlock("deer", sx + fine, sy + fine, IMAGE_Z, bare, IMAGE_REPETITIONS,
+                              tau)
         self.run([f"mv tip_z {self.retracted}"])
         location = locate_files(image, spectrum, field_map=field_map)
         planes = lz.grid_from_columns(read_columns(image)[1], ("tip_x", "tip_y", "tip_z"), "ratio",
                                       missing_ok=True)
         from_nv = lz.Grid(tuple(a - c for a, c in zip(planes.axes, self.nv, strict=True)),
                           planes.values)
-        return Result(location, (sx, sy), line, self.truth, from_nv)
+        return Result(location, (sx, sy), line, self.truth, from_nv, tau)
+
+    def echo_time(self, line: fits.Fit) -> float:
+        """The DEER tau that turns the NV's phase by pi for the spin, 1/(2a): its coupling a
+        from a DEER in time with the tip away, the RF on the spins' line (seed 001, Fig. 4a:
+        the echo left is cos(2 pi a tau)). A spin of 135 kHz over-rotates at 9 us."""
+        self.run([f"mv rf_frequency {line['centre']}"])
+        out = self.run([f"deer_tau {COUPLING_SWEEP[0]} {COUPLING_SWEEP[1]} {COUPLING_SWEEP[2]} "
+                        f"{COUPLING_SWEEP[3]}"])
+        tau, ratio = line_data(last_file(out), "tau")
+        coupling = abs(fits.deer_oscillation(tau, ratio)["frequency"])
+        return float(np.clip(1 / (2 * coupling), *ECHO_TIMES))
 
 
 def report(r: Result) -> None:
     nm = 1e9
     print("\nDark-spin 3D localisation (seed 001): this simulation vs the paper")
     print(f"  dark spins' line, tip away: {r.line['centre'] / 1e9:.4f} GHz, FWHM "
-          f"{r.line['fwhm'] / 1e6:.1f} MHz; coarse DEER spot at ({r.spot[0] * nm:.1f}, "
-          f"{r.spot[1] * nm:.1f}) nm")
+          f"{r.line['fwhm'] / 1e6:.1f} MHz; DEER tau {r.tau * 1e6:.1f} µs (pi of the spin's "
+          f"phase); coarse DEER spot at ({r.spot[0] * nm:.1f}, {r.spot[1] * nm:.1f}) nm")
     for axis, found, error, world, paper in zip("xyz", r.location.offset, r.location.error,
                                                 r.truth, PAPER["offset"], strict=True):
         print(f"  {axis}: {found * nm:+6.2f} ± {error * nm:.2f} nm from the NV   (world "

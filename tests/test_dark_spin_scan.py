@@ -8,7 +8,7 @@ import yaml
 
 from nanomri.cli.analyze import read_columns
 from nanomri.cli.demo import run_lines
-from nanomri.cli.demo_locate import DEER_TAU, LOCK, RF_OFFSET, WORLD, LocateDemo
+from nanomri.cli.demo_locate import LOCK, RF_OFFSET, WORLD, LocateDemo
 
 from .conftest import StackRun, started_stack
 
@@ -19,8 +19,8 @@ TOLERANCE = 0.5 * NM  # per axis (seed 001)
 
 
 def draw_spin(seed: int) -> list[float]:
-    """A dark spin below the NV's depth, 6 to 8.5 nm from it: coupled by 35 to 110 kHz, a DEER
-    phase of at least ~2 rad at tau = 9 us."""
+    """A dark spin below the NV's depth, 6 to 8.5 nm from it: coupled by up to ~150 kHz (the
+    demo takes its DEER tau from the coupling)."""
     rng = np.random.default_rng(seed)
     while True:
         spin = np.r_[rng.uniform(-5, 5, 2), rng.uniform(-5, -2.5)] * NM
@@ -50,13 +50,13 @@ LINE_REPETITIONS = 10_000_000  # DEER repetitions per pixel of the lines: the ra
 
 
 def deer_line(stack: StackRun, demo: LocateDemo, mode: str, at: np.ndarray,
-              bare: float) -> np.ndarray:
+              bare: float, tau: float) -> np.ndarray:
     """Ratios of a freqlock line along x through `at` (tip from the NV, z its apex over the
     NV)."""
     xs = at[0] + np.arange(-6, 6.01, 1.5) * NM
     start = demo.resonance(xs[0], at[1], at[2], bare)
     x0, x1 = demo.nv[0] + xs[0], demo.nv[0] + xs[-1]
-    out = demo.run([f"freqlock {start} 40e6 {LOCK} {mode} {DEER_TAU} {LINE_REPETITIONS} "
+    out = demo.run([f"freqlock {start} 40e6 {LOCK} {mode} {tau} {LINE_REPETITIONS} "
                     f"tip_x {x0} {x1} {len(xs)}"])
     path = next(s for s in reversed(out) if "nanomri NeXus file:" in s).split(": ")[1]
     return read_columns(path.strip())[1]["ratio"]
@@ -76,8 +76,8 @@ def test_a_random_dark_spin_is_located_within_half_a_nanometre(dark):
     at = np.array([axis[i] for axis, i in zip(image.axes, darkest, strict=True)])
     bare = demo.setup()
     demo.run([f"mv rf_frequency {result.line['centre'] + RF_OFFSET}"])
-    deer = deer_line(stack, demo, "deer", at, bare)
-    echo = deer_line(stack, demo, "echo", at, bare)
+    deer = deer_line(stack, demo, "deer", at, bare, result.tau)
+    echo = deer_line(stack, demo, "echo", at, bare, result.tau)
     middle = slice(len(deer) // 2 - 1, len(deer) // 2 + 2)
     assert echo[middle].mean() - deer[middle].mean() > 0.015, (deer, echo)
     assert np.ptp(echo) < 0.025, echo  # photon noise only

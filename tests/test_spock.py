@@ -67,8 +67,8 @@ def test_ctrl_c_in_spock_stops_the_raster_and_blanks_the_laser(stack: StackRun, 
     spock.sendline("raster x 10e-6 15e-6 20 y 10e-6 15e-6 20 0.01")
     spock.expect(r"\b25\s+1\.\d+e-05\s")  # point 25 of the scan table
     spock.sendintr()  # Ctrl-C: spock stops the macro
-    spock.expect(prompt(3))
-    assert "instruments in their safe state" in spock.before
+    # the Door's message may print before spock's next prompt or after it
+    spock.expect("instruments in their safe state")
     assert not laser.emission
     spock.sendline("exit")
     spock.expect(pexpect.EOF)
