@@ -21,7 +21,7 @@ from nanomri.analysis.layer import LayerFit
 
 from .demo_locate import DeerDemo, tip_panel
 from .demo_tip import write_figure
-from .locate import deer_files, layer_files
+from .locate import deer_files, layer_in
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "surface_spins.yaml"
@@ -67,8 +67,8 @@ class LayerDemo(DeerDemo):
         field_map = self.freqlock("lock", MAP_XY, MAP_XY, MAP_Z, bare)
         image = self.freqlock("deer", IMAGE_XY, IMAGE_XY, IMAGE_Z, bare, REPETITIONS, TAU)
         self.run([f"mv tip_z {self.retracted}"])
-        found = layer_files(image, spectrum, field_map=field_map)
         plane, field, rf_offset, shape = deer_files(image, spectrum, field_map)
+        found = layer_in(plane, field, rf_offset, shape, TAU)
         lower = lz.Grid((*plane.axes[:2], plane.axes[2] - found.height), plane.values)
         psf = lz.psf(field, lower.points(), rf_offset, shape).reshape(plane.values.shape)
         return Result(found, line, self.truth, self._from_nv(plane), self._from_nv(

@@ -72,20 +72,25 @@ def locate_files(lock: Path, spectrum: Path, search: float = SEARCH,
 
 
 def layer_files(lock: Path, spectrum: Path, field_map: Path | None = None) -> layer.LayerFit:
-    """The height over the NV of a layer of dark spins, from the files of `deer_files`: looked
-    for at the heights whose PSF the map holds under every image plane, above `MIN_HEIGHT`;
-    the echo's tau is the DEER scan's (its title)."""
-    image, field, rf_offset, line = deer_files(lock, spectrum, field_map)
+    """The height over the NV of a layer of dark spins, from the files of `deer_files`; the
+    echo's tau is the DEER scan's (its title)."""
     title = read_columns(lock)[0].split()
     if len(title) < 9 or title[6] != "deer":
         raise ValueError(f"{lock}: not a freqlock ... deer scan ({' '.join(title[:8])})")
+    return layer_in(*deer_files(lock, spectrum, field_map), float(title[7]))
+
+
+def layer_in(image: lz.Grid, field: lz.FieldMap, rf_offset: float, line: lz.Line,
+             tau: float) -> layer.LayerFit:
+    """`layer.layer_height`, looked for at the heights whose PSF the map holds under every
+    image plane, above `MIN_HEIGHT`."""
     planes, levels = image.axes[2], field.grid.axes[2]
     heights = (max(planes.max() - levels.max(), MIN_HEIGHT), planes.min() - levels.min())
     if heights[1] - heights[0] < 2e-9:
         raise ValueError(f"the map's tip heights ({levels.min():.4g} to {levels.max():.4g} m) "
                          f"must reach at least 2 nm further under the image planes' "
                          f"({planes.min():.4g} to {planes.max():.4g} m) than over them")
-    return layer.layer_height(image, field, rf_offset, line, float(title[7]), heights)
+    return layer.layer_height(image, field, rf_offset, line, tau, heights)
 
 
 def report(location: lz.Location) -> list[str]:
