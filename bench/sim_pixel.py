@@ -116,7 +116,7 @@ def ferritin_read(reads: int = 5) -> tuple[float, float]:
     world = SimWorld(model, lambda: 0.0)
     world.laser.record(0.0, 1e-3, gated=True)
     nv_at = np.asarray(model.sensor.nv_position)
-    world.attach("probe", _Apex(nv_at + [0.0, 0.0, 5.2e-9]))
+    world.links.probe = _Apex(nv_at + [0.0, 0.0, 5.2e-9])
     sensor = nv_sensor.SimSensor(world, model.sensor)
     sequence = sq.t1(50e-6)
     starts = np.linspace(0.0, 100_000 * sequence.length, 16)

@@ -8,6 +8,7 @@ runs: a DEER without its RF pulse sees no dark spins, a detuned MW no Rabi oscil
 """
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from nanomri.sequence import Pulse, Sequence
 from nanomri.specs.sensor import SensorSpec
 
 from .world import SimWorld
+
+if TYPE_CHECKING:  # a type only: the NV's physics imports no driver
+    from .drivers.signal_generator import SimSignalGenerator
 
 NO_FIELD = np.zeros(3)
 STILL_POSITION = 1e-11  # m: NV and tip moving less over a read's sampled repetitions (a
@@ -50,12 +54,12 @@ class SimSensor:
 
     def apex(self, times: np.ndarray) -> np.ndarray | None:
         """(n, 3) the tip's apex, or None without a scan head."""
-        probe = self.world.attached.get("probe")
+        probe = self.world.links.probe
         return None if probe is None else probe.tip(times)
 
     def _field(self, points: np.ndarray, times: np.ndarray, apex: np.ndarray | None) -> np.ndarray:
         """(n, ..., 3) magnet plus tip field at `points` (n, ..., 3)."""
-        magnet = self.world.attached.get("magnet")
+        magnet = self.world.links.magnet
         b0 = np.array([magnet.field_at(t) if magnet else NO_FIELD for t in times])
         field = np.broadcast_to(b0.reshape(len(times), *(1,) * (points.ndim - 2), 3),
                                 points.shape).copy()
@@ -70,7 +74,7 @@ class SimSensor:
         """Mean brightness at world time `t` over a repetition of the sequence playing then,
         as a gate that counts throughout sees it; 1 (pumped ms=0) when none plays, since the
         sequencer's idle outputs keep the MW and RF switches open."""
-        playback = getattr(self.world.attached.get("sequencer"), "playback", None)
+        playback = self.world.playback()
         if playback is None or not playback.start <= t < playback.end:
             return 1.0
         seq = playback.sequence
@@ -103,7 +107,7 @@ class SimSensor:
                apex: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Detuning of the MW from the nearer NV transition (ms=0 <-> -1 or +1), and Rabi."""
         b = self._field(nv_at[:, None, :], times, apex)[:, 0] @ self.axis
-        on, frequency, power = _output(self.world, "mw", times)
+        on, frequency, power = _output(self.world.links.mw, times)
         lower = nv_spin.transition_frequency(b)
         upper = nv_spin.ZERO_FIELD_SPLITTING + nv_spin.GAMMA_E * b
         nearer = np.where(np.abs(lower - frequency) <= np.abs(upper - frequency), lower, upper)
@@ -128,7 +132,7 @@ class SimSensor:
                rf: tuple[np.ndarray, ...]) -> bool:
         """Whether NV, tip, magnet field and RF output are the same at all `times`, to
         `STILL_POSITION` and `STILL_FIELD`."""
-        magnet = self.world.attached.get("magnet")
+        magnet = self.world.links.magnet
         b0 = np.array([magnet.field_at(t) for t in times]) if magnet else np.zeros((1, 3))
         return (_spread(nv_at) < STILL_POSITION and _spread(b0) < STILL_FIELD
                 and (apex is None or _spread(apex) < STILL_POSITION)
@@ -153,7 +157,7 @@ class SimSensor:
         n, rf_windows = len(times), seq.windows("rf")
         if self.spec.dark_spins is None or not len(self.dark):
             return None
-        rf = _output(self.world, "rf", times)
+        rf = _output(self.world.links.rf, times)
         # the sampled repetitions of a pixel usually see one geometry (the tip at rest, the
         # drift a few pm): the dark spins' couplings and resonances once, at the middle one
         at = slice(n // 2, n // 2 + 1) if self._still(nv_at, apex, times, rf) else slice(None)
@@ -182,9 +186,8 @@ def _flip(offset: np.ndarray, rabi: np.ndarray, duration: float, t2_star: float)
                      for o, r in zip(offset, rabi, strict=True)])
 
 
-def _output(world: SimWorld, key: str, times: np.ndarray):
+def _output(generator: "SimSignalGenerator | None", times: np.ndarray):
     """(on, frequency, power) of a generator at `times`; off if the world has none."""
-    generator = world.attached.get(key)
     if generator is None:
         return np.zeros(len(times), bool), np.zeros(len(times)), np.zeros(len(times))
     return generator.output_at(times)

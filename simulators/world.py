@@ -1,21 +1,37 @@
 """The runtime world of one server process: what every simulated instrument has been told.
 
 The scanner's trajectories and the laser's history live here, so the photon counter computes
-its counts from what the other instruments actually did during its gate.
+its counts from what the other instruments actually did during its gate; the simulated
+instruments themselves are its `Links`, one per section of the world file.
 """
 
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from nanomri.world import AXES, Instruments, World, load_world
 
 from .motion import Trajectory
+from .playback import Playback
+
+if TYPE_CHECKING:  # the drivers import this module
+    from .drivers.camera import SimCamera
+    from .drivers.laser import SimLaser
+    from .drivers.magnet import SimVectorMagnet
+    from .drivers.photon_counter import SimPhotonCounter
+    from .drivers.scan_head import SimProbe
+    from .drivers.scanner import SimScanner
+    from .drivers.sequencer import SimSequencer
+    from .drivers.signal_generator import SimSignalGenerator
+    from .drivers.tunnel_current import SimTunnelCurrent
 
 Clock = Callable[[], float]
+Driver = TypeVar("Driver")
 
 
 class LaserHistory:
@@ -51,6 +67,25 @@ def scaled_clock(rate: float, wall: Clock = time.monotonic) -> Clock:
     return lambda: rate * (wall() - origin)
 
 
+@dataclass
+class Links:
+    """The simulated instruments of one world, one field per section of the world file
+    (`nanomri.world.Instruments`), None until that section is opened: how one instrument
+    reaches another, e.g. the photon counter the sequencer's gates, the NV the magnet's field,
+    the tunnel current the probe's gap."""
+
+    scanner: "SimScanner | None" = None
+    laser: "SimLaser | None" = None
+    photon_counter: "SimPhotonCounter | None" = None
+    probe: "SimProbe | None" = None
+    sequencer: "SimSequencer | None" = None
+    mw: "SimSignalGenerator | None" = None
+    rf: "SimSignalGenerator | None" = None
+    camera: "SimCamera | None" = None
+    magnet: "SimVectorMagnet | None" = None
+    tunnel_current: "SimTunnelCurrent | None" = None
+
+
 class SimWorld:
     """A validated world plus the shared state of its simulated instruments, on the world's
     clock: by default the wall clock sped up by the world's `clock_rate`."""
@@ -63,12 +98,24 @@ class SimWorld:
         self.paths = {axis: Trajectory.rest(start[axis], now) for axis in AXES}
         self.laser = LaserHistory(now)
         self.nv_centres = np.asarray(model.sample.nv_centres, dtype=float)
-        self.attached: dict[str, object] = {}  # simulated drivers by world section, see attach
+        self.links = Links()
         self._motion_listeners: list[Callable[[float], None]] = []
 
-    def attach(self, section: str, driver: object) -> None:
-        """Make `driver` the simulated instrument of `section`, for the others to query."""
-        self.attached[section] = driver
+    def driver(self, section: str, make: Callable[[], Driver]) -> Driver:
+        """The simulated instrument of `section`, made by `make` when the section is first
+        opened and linked for the others to reach. One per section: opened again (a device's
+        Init) it is the same instrument with its settings and a run in progress, as a real
+        instrument keeps them when its server reconnects."""
+        driver = getattr(self.links, section)
+        if driver is None:
+            driver = make()
+            setattr(self.links, section, driver)
+        return driver
+
+    def playback(self) -> Playback | None:
+        """What the sequencer plays or last played; None without a sequencer or a run."""
+        sequencer = self.links.sequencer
+        return None if sequencer is None else sequencer.playback
 
     def on_motion_start(self, listener: Callable[[float], None]) -> None:
         """Call `listener(t)` whenever the stage starts a move at world time t: the stage
@@ -93,7 +140,7 @@ class SimWorld:
         gated = self.laser.gated_at(times)
         if not gated.any():
             return power
-        playback = getattr(self.attached.get("sequencer"), "playback", None)
+        playback = self.playback()
         high = playback.high("laser", times) if playback is not None else np.zeros(times.shape)
         return np.where(gated, power * high, power)
 

@@ -186,7 +186,7 @@ def test_sums_hold_the_even_on_and_odd_off_frames_of_complete_pairs():
 def play(world, clock, sequence: Sequence, repetitions: int) -> Playback:
     """A sequencer stand-in whose playback starts now."""
     playback = Playback(sequence, clock.now, repetitions)
-    world.attach("sequencer", SimpleNamespace(playback=playback))
+    world.links.sequencer = SimpleNamespace(playback=playback)
     return playback
 
 

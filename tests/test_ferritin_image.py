@@ -38,7 +38,7 @@ def one_core_sensor(depth: float) -> tuple[SimSensor, Probe, np.ndarray]:
     world.laser.record(0.0, 2e-3, gated=True)
     nv = np.asarray(model.sensor.nv_position)
     probe = Probe(nv + [0.0, 0.0, APEX_HEIGHT])
-    world.attach("probe", probe)
+    world.links.probe = probe
     return SimSensor(world, model.sensor), probe, nv
 
 

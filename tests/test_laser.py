@@ -47,7 +47,7 @@ def test_gated_beam_follows_the_sequencers_laser_channel():
     laser.set_mode(LaserMode.GATED)
     laser.set_emission(True)
     seq = Sequence((Pulse("laser", 1e-6, 3e-6), Pulse("gate", 1e-6, 3e-7)), 10e-6)
-    world.attach("sequencer", Sequencer(Playback(seq, start=11.0, repetitions=2)))
+    world.links.sequencer = Sequencer(Playback(seq, start=11.0, repetitions=2))
     times = 11.0 + np.array([0.5e-6, 2e-6, 5e-6, 12e-6, 25e-6])  # off, on, off, on, done
     assert world.laser_power(times).tolist() == [0.0, 1e-3, 0.0, 1e-3, 0.0]
 

@@ -239,11 +239,11 @@ def test_a_ramp_through_the_worlds_quench_field_quenches_where_it_crosses_it():
     assert "y coil at |B| = 0.25 T" in magnet.fault()
 
 
-def test_sim_driver_opens_its_world_section_and_attaches_to_the_world(tmp_path):
+def test_sim_driver_opens_its_world_section_and_links_into_the_world(tmp_path):
     path = tmp_path / "world.yaml"
     path.write_text(world_text())
     magnet = open_sim(str(path))
-    assert magnet.world.attached["magnet"] is magnet
+    assert magnet.world.links.magnet is magnet
     assert magnet.constraints.max_field == 1.0 and magnet.ramp_rate() == 2e-3
 
 

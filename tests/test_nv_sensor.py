@@ -57,13 +57,12 @@ class Lab:
         laser.set_emission(True)
         self.mw = SimSignalGenerator(world, model.instruments.mw)
         self.rf = SimSignalGenerator(world, model.instruments.rf)
-        world.attach("mw", self.mw)
-        world.attach("rf", self.rf)
+        world.links.mw, world.links.rf = self.mw, self.rf
         self.magnet = SimVectorMagnet(world, model.instruments.magnet)
-        world.attach("magnet", self.magnet)
-        self.probe = SimProbe(world)
+        world.links.magnet = self.magnet
+        self.probe = world.links.probe = SimProbe(world)
         self.sequencer = Sequencer()
-        world.attach("sequencer", self.sequencer)
+        world.links.sequencer = self.sequencer
         self.counter = SimPhotonCounter(world)
         self.mw.set_power(POWER)
         self.mw.set_output(True)
@@ -157,7 +156,7 @@ def test_without_magnet_or_tip_the_dark_spins_leave_a_finite_readout():
     data = yaml.safe_load(CONFOCAL.read_text())
     model = World.model_validate({**data, "sensor": SENSOR})
     world = SimWorld(model, FakeClock(50.0))
-    sensor = SimSensor(world, model.sensor)  # nothing attached: zero field everywhere
+    sensor = SimSensor(world, model.sensor)  # nothing linked: zero field everywhere
     seq = sq.deer(1e-6, 25e-9, 50e-9, 100e-9)
     assert np.isfinite(sensor.brightness(seq, np.array([60.0, 61.0]))).all()
 

@@ -38,7 +38,7 @@ def setup():
     laser.set_mode(LaserMode.GATED)
     laser.set_emission(True)
     sequencer = Sequencer()
-    world.attach("sequencer", sequencer)
+    world.links.sequencer = sequencer
     clock.now += 1.0
     return clock, world, counter, sequencer
 

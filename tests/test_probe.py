@@ -54,7 +54,9 @@ def model(**changes) -> World:
 def setup(**changes) -> tuple[FakeClock, SimProbe, SimTunnelCurrent]:
     clock = FakeClock()
     world = SimWorld(model(**changes), clock)
-    return clock, SimProbe(world), SimTunnelCurrent(world)
+    probe, readout = SimProbe(world), SimTunnelCurrent(world)
+    world.links.probe, world.links.tunnel_current = probe, readout
+    return clock, probe, readout
 
 
 def engaged(**changes) -> tuple[FakeClock, SimProbe]:
@@ -363,7 +365,7 @@ def test_stage_and_probe_keep_their_own_trajectories_in_one_world(tmp_path):
     path.write_text(yaml.safe_dump(world_data()))
     stage, probe = open_stage(str(path)), open_head(f"{path}#probe")
     assert type(stage) is SimScanner and type(probe) is SimProbe
-    assert stage.world is probe.world and probe.world.attached["probe"] is probe
+    assert stage.world is probe.world and probe.world.links.probe is probe
     assert open_head(f"{path}#probe") is probe  # a device's Init finds the same instrument
     focus = stage.world.focus(np.array([0.0]))
     probe.move_to("x", 1.0e-6)

@@ -162,9 +162,9 @@ def test_run_without_a_sequence_and_repetitions_out_of_range_are_refused():
     assert seq.repetitions() == 1
 
 
-def test_open_driver_attaches_itself_for_the_other_simulators():
+def test_open_driver_links_itself_for_the_other_simulators():
     driver = open_driver(f"{CONFOCAL}#sequencer")
-    assert driver.world.attached["sequencer"] is driver
+    assert driver.world.links.sequencer is driver
     assert open_driver(str(CONFOCAL)) is driver  # opened again: the same instrument
     with pytest.raises(ValueError, match="not a SequencerSpec"):
         open_driver(f"{CONFOCAL}#mw")

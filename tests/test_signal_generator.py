@@ -60,7 +60,7 @@ def setup(section: str = "mw") -> tuple[FakeClock, SimSignalGenerator, FakeSeque
     clock = FakeClock()
     world = SimWorld(MODEL, clock)
     sequencer = FakeSequencer()
-    world.attach("sequencer", sequencer)
+    world.links.sequencer = sequencer
     return clock, SimSignalGenerator(world, getattr(MODEL.instruments, section)), sequencer
 
 
@@ -245,11 +245,11 @@ def test_rising_edges_of_touching_pulses_count_once_also_across_repetitions():
     assert edges_until(run, "gate", np.array([1.0]), np.inf).tolist() == [0]
 
 
-def test_open_driver_attaches_the_mw_and_rf_sections_of_one_world(world):
+def test_open_driver_links_the_mw_and_rf_sections_of_one_world(world):
     mw = open_driver(str(world))
     rf = open_driver(f"{world}#rf")
     shared = mw.world
-    assert rf.world is shared and shared.attached["mw"] is mw and shared.attached["rf"] is rf
+    assert rf.world is shared and shared.links.mw is mw and shared.links.rf is rf
     assert mw.constraints.frequency_max == 6.0e9 and rf.constraints.frequency_max == 12.75e9
     with pytest.raises(ValueError, match="SignalGeneratorSpec"):
         open_driver(f"{world}#laser")

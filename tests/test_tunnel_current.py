@@ -45,7 +45,7 @@ def test_seed_tunnel_conditions_give_an_angstrom_scale_gap():
 
 def test_current_is_the_setpoint_while_the_current_feedback_holds_the_tip():
     clock, probe = engaged()
-    readout = probe.world.attached["tunnel_current"]
+    readout = probe.world.links.tunnel_current
     setpoint = probe.setpoint("current")
     assert readout.expected_current() == pytest.approx(setpoint, rel=1e-6)
     readings = np.array([readout.current() for _ in range(2000)])
@@ -84,7 +84,7 @@ def test_same_seed_same_noise():
 
 def test_preamplifier_saturates_and_clips_at_full_scale():
     clock, probe = engaged()
-    readout = probe.world.attached["tunnel_current"]
+    readout = probe.world.links.tunnel_current
     probe.set_setpoint("current", readout.constraints.current_max)
     clock.now += 0.1
     assert readout.saturated()
@@ -93,7 +93,7 @@ def test_preamplifier_saturates_and_clips_at_full_scale():
 
 def test_lower_bias_in_current_feedback_brings_the_tip_closer_by_ln_ratio_over_2_kappa():
     clock, probe = engaged()
-    readout = probe.world.attached["tunnel_current"]
+    readout = probe.world.links.tunnel_current
     before = float(probe.gap(clock.now)[0])
     readout.set_bias(readout.bias() / 4)
     clock.now += 0.1
@@ -104,7 +104,7 @@ def test_lower_bias_in_current_feedback_brings_the_tip_closer_by_ln_ratio_over_2
 
 def test_zero_bias_in_current_feedback_is_refused_as_a_crash_and_bias_kept():
     clock, probe = engaged()
-    readout = probe.world.attached["tunnel_current"]
+    readout = probe.world.links.tunnel_current
     before = readout.bias()
     error = refused(readout.set_bias, 0.0)
     assert error.reason == "CRASH" and "bias 0 V" in str(error)

@@ -335,7 +335,7 @@ class SimCamera:
 
     def _trigger_windows(self, run: Run, now: float):
         """Pulses of the sequencer's "camera" channel ending after run.seen, up to now."""
-        playback = getattr(self.world.attached.get("sequencer"), "playback", None)
+        playback = self.world.playback()
         if playback is None:
             return
         w = playback.sequence.windows("camera")
@@ -389,7 +389,7 @@ class SimCamera:
     def _gate_edges(self, start: float, end: float) -> np.ndarray | None:
         """Edges of the sequencer's laser channel inside (start, end) if the beam is gated
         there; None if there are more than MAX_KNOTS."""
-        playback = getattr(self.world.attached.get("sequencer"), "playback", None)
+        playback = self.world.playback()
         steps = np.asarray(self.world.laser.times, dtype=float)
         inside = np.concatenate([[start], steps[(steps > start) & (steps < end)]])
         if playback is None or not self.world.laser.gated_at(inside).any():
@@ -434,6 +434,4 @@ class SimCamera:
 def open_driver(address: str) -> SimCamera:
     """The simulated camera of `<world.yaml>` or `<world.yaml>#<section>`."""
     world, spec, key = open_section(address, "camera", CameraSpec)
-    camera = SimCamera(world, spec)
-    world.attach(key, camera)
-    return camera
+    return world.driver(key, lambda: SimCamera(world, spec))

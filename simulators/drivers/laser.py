@@ -67,6 +67,4 @@ class SimLaser:
 def open_driver(address: str) -> SimLaser:
     """The simulated laser of the world file at `address` (`<world>[#section]`)."""
     world, spec, key = open_section(address, "laser", LaserSpec)
-    laser = SimLaser(world, spec)
-    world.attach(key, laser)
-    return laser
+    return world.driver(key, lambda: SimLaser(world, spec))

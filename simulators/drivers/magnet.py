@@ -1,7 +1,7 @@
 """Simulated vector magnet: straight ramps in B space at the ramp rate, persistent switch, quench.
 
 The field follows the commanded ramps in the world's time; other simulated instruments read it
-with `world.attached["magnet"].field()`.
+with `world.links.magnet.field()`.
 """
 
 import math
@@ -218,6 +218,4 @@ class SimVectorMagnet:
 def open_driver(address: str) -> SimVectorMagnet:
     """The simulated magnet of `<world file>[#<section>]` (default section `magnet`)."""
     world, spec, key = open_section(address, "magnet", MagnetSpec)
-    magnet = SimVectorMagnet(world, spec)
-    world.attach(key, magnet)
-    return magnet
+    return world.driver(key, lambda: SimVectorMagnet(world, spec))

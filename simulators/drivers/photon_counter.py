@@ -55,7 +55,7 @@ class SimPhotonCounter:
     def is_counting(self) -> bool:
         now = self.world.clock()
         if self._armed is not None and self._armed[1] == np.inf:
-            playback = self._playback()
+            playback = self.world.playback()
             return playback is None or playback.start < self._armed[0] or now < playback.end
         return now < self._ready
 
@@ -75,7 +75,7 @@ class SimPhotonCounter:
         return self._counts
 
     def gate_counts(self) -> np.ndarray:
-        playback = self._playback()
+        playback = self.world.playback()
         if self._armed is None or playback is None or playback.start < self._armed[0]:
             return self._sums.copy()
         if self._per_window:
@@ -119,9 +119,6 @@ class SimPhotonCounter:
         self.gate_counts()  # bring the count up to now
         return self._total
 
-    def _playback(self):
-        return getattr(self.world.attached.get("sequencer"), "playback", None)
-
     def _mean_per_gate(self, playback, gates: np.ndarray, reps: range) -> np.ndarray:
         """Mean counts per gate of one repetition, averaged over repetitions spread over `reps`."""
         sampled = np.unique(np.linspace(reps.start, reps.stop - 1, SAMPLED_REPETITIONS).round())
@@ -156,6 +153,4 @@ class SimPhotonCounter:
 def open_driver(address: str) -> SimPhotonCounter:
     """The simulated photon counter of the world file at `address` (`<world>[#section]`)."""
     world, spec, key = open_section(address, "photon_counter", PhotonCounterSpec)
-    counter = SimPhotonCounter(world, spec)
-    world.attach(key, counter)
-    return counter
+    return world.driver(key, lambda: SimPhotonCounter(world, spec))

@@ -70,7 +70,7 @@ class SimProbe(SimScanner):
         if below >= 0:
             raise ValueError(f"instruments.{key}.initial_position.z = {start.z:g} m is "
                              f"{below:g} m below sample.surface")
-        super().__init__(world, key, attach=False)
+        super().__init__(world, key)
         self._t0 = world.clock()  # origin of the sample's drift
         c = self.constraints
         travel = min(c.position_max[a] - c.position_min[a] for a in LATERAL)
@@ -83,7 +83,6 @@ class SimProbe(SimScanner):
         self._engage_at: float | None = None  # when a landing hands z to the loop
         self._hop: _Hop | None = None
         self._note = ""  # outcome of the last approach that found no surface
-        world.attach(key, self)
 
     @staticmethod
     def _constraints(spec: ProbeSpec) -> ScannerConstraints:
@@ -106,8 +105,8 @@ class SimProbe(SimScanner):
 
     def _bias(self) -> float:
         """Bias of the junction: the simulated preamplifier's, or its section's initial one."""
-        readout = self.world.attached.get("tunnel_current")
-        if readout is not None and hasattr(readout, "bias"):
+        readout = self.world.links.tunnel_current
+        if readout is not None:
             return float(readout.bias())
         spec = self.world.model.instruments.tunnel_current
         return spec.initial_bias if spec is not None else 0.0
@@ -521,10 +520,6 @@ def _middle(low: float, high: float, mode: str) -> float:
 
 
 def open_driver(address: str) -> "SimProbe":
-    """The simulated scan head of the world file at `address` (`<world>#probe`).
-
-    One simulated instrument per world section: re-opening (a device's Init) returns it.
-    """
+    """The simulated scan head of the world file at `address` (`<world>#probe`)."""
     world, spec, key = open_section(address, "probe", ProbeSpec)
-    existing = world.attached.get(key)
-    return existing if type(existing) is SimProbe else SimProbe(world, key)
+    return world.driver(key, lambda: SimProbe(world, key))

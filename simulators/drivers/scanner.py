@@ -2,7 +2,7 @@
 
 The stage's trajectories are the world's (`world.paths`, read by the photon counter); any other
 section keeps its own in `paths`, and other simulated instruments reach it through
-`world.attached[<section>]`. The STM/AFM head with a tip is `scan_head.SimProbe`.
+`world.links`. The STM/AFM head with a tip is `scan_head.SimProbe`.
 """
 
 import math
@@ -44,7 +44,7 @@ def _locked(method: Callable) -> Callable:
 class SimScanner:
     """ScannerDriver over a SimWorld; its trajectories are the truth."""
 
-    def __init__(self, world: SimWorld, key: str = "scanner", attach: bool = True):
+    def __init__(self, world: SimWorld, key: str = "scanner"):
         spec = getattr(world.model.instruments, key)
         self.world, self.key = world, key
         self.constraints = self._constraints(spec)
@@ -61,8 +61,6 @@ class SimScanner:
         self._drift_since = now
         self._lock = threading.RLock()
         self._program: tuple[PathMove, ...] = ()
-        if attach:
-            world.attach(key, self)
 
     @staticmethod
     def _constraints(spec: ScannerSpec) -> ScannerConstraints:
@@ -215,13 +213,9 @@ class SimScanner:
 
 
 def open_driver(address: str) -> SimScanner:
-    """The simulated stage of the world file at `address` (`<world>[#section]`).
-
-    One simulated instrument per world section: re-opening (a device's Init) returns it.
-    """
+    """The simulated stage of the world file at `address` (`<world>[#section]`)."""
     world, spec, key = open_section(address, "scanner", ScannerSpec)
     if isinstance(spec, ProbeSpec):
         raise Refused("UNSUPPORTED", f"instruments.{key} is a scan head with a tip: its device "
                                      "is a ScanHead")
-    existing = world.attached.get(key)
-    return existing if type(existing) is SimScanner else SimScanner(world, key)
+    return world.driver(key, lambda: SimScanner(world, key))

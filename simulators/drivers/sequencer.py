@@ -1,7 +1,7 @@
 """Simulated pulse sequencer: uploads and runs take their real time; what it plays is a Playback.
 
-Other simulated instruments read `world.attached["sequencer"].playback` (gates, laser, camera
-and trigger edges); it holds the last run, cut where it was stopped, and None before any run.
+Other simulated instruments read it as `world.playback()` (gates, laser, camera and trigger
+edges): the last run, cut where it was stopped, and None before any run.
 """
 
 import dataclasses
@@ -179,14 +179,6 @@ class SimSequencer:
 
 
 def open_driver(address: str) -> SimSequencer:
-    """The simulated sequencer of `<world file>[#section]` (section `sequencer` by default).
-
-    Opened again in the same process (a device's Init), it is the same instrument: its memory
-    and a run in progress survive, as they do when a real device server reconnects.
-    """
+    """The simulated sequencer of `<world file>[#section]` (section `sequencer` by default)."""
     world, spec, key = open_section(address, "sequencer", SequencerSpec)
-    driver = world.attached.get(key)
-    if not isinstance(driver, SimSequencer):
-        driver = SimSequencer(world, spec)
-        world.attach(key, driver)
-    return driver
+    return world.driver(key, lambda: SimSequencer(world, spec))

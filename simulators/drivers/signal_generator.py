@@ -326,8 +326,7 @@ class SimSignalGenerator:
 
     def _sync_playbacks(self) -> None:
         """Remember the sequencer's current run, so its edges count after it is replaced."""
-        sequencer = self.world.attached.get("sequencer")
-        run = getattr(sequencer, "playback", None)
+        run = self.world.playback()
         if run is None or (self._playbacks and self._playbacks[-1] == run):
             return
         self._playbacks.append(run)
@@ -346,6 +345,4 @@ def _enum(kind: type, value: object, name: str):
 def open_driver(address: str) -> SimSignalGenerator:
     """The simulated generator of `<world file>[#mw|#rf]` (default section mw)."""
     world, spec, key = open_section(address, "mw", SignalGeneratorSpec)
-    driver = SimSignalGenerator(world, spec)
-    world.attach(key, driver)
-    return driver
+    return world.driver(key, lambda: SimSignalGenerator(world, spec))

@@ -1,7 +1,7 @@
 """Simulated STM preamplifier and lock-in: the tunnel current of the probe's tip over the surface.
 
 The current is I = G0 V exp(-2 kappa d) with d the gap the simulated probe reports
-(`world.attached["probe"].gap`), the same function its current feedback inverts, plus white
+(`world.links.probe.gap`), the same function its current feedback inverts, plus white
 preamplifier noise over its bandwidth. The lock-in output is the current's modulation at the
 reference, low-pass filtered with the time constant, plus the noise that passes that filter.
 """
@@ -39,11 +39,10 @@ class SimTunnelCurrent:
         self._lock = threading.Lock()  # never held while calling the probe
         self._lockin_t = world.clock()
         self._xy = self._lockin_noise() * self._rng.standard_normal(2)
-        world.attach(key, self)
 
     def _gap(self, now: float) -> float:
-        probe = self.world.attached.get("probe")
-        if probe is None or not hasattr(probe, "gap"):
+        probe = self.world.links.probe
+        if probe is None:
             return math.inf  # no tip in this world process: an open junction
         return float(probe.gap(now)[0])
 
@@ -71,15 +70,15 @@ class SimTunnelCurrent:
         limit = self.constraints.bias_max
         if not -limit <= bias <= limit:
             raise Refused("OUT_OF_RANGE", f"bias {bias:g} V is outside [{-limit:g}, {limit:g}] V")
-        probe = self.world.attached.get("probe")
-        if probe is not None and hasattr(probe, "on_bias_change"):
+        probe = self.world.links.probe
+        if probe is not None:
             probe.on_bias_change(bias)  # refuses a bias its current feedback would crash at
         self._bias = float(bias)
 
     def modulation(self, t: float) -> complex:
         """Modulation of the current at the reference (A, complex): 0, as nothing chops it yet.
 
-        Hook for STM-ESR: the dI of the RF generator's state (`world.attached.get("rf")`)
+        Hook for STM-ESR: the dI of the RF generator's state (`world.links.rf`)
         comes in here.
         """
         return 0j
@@ -131,5 +130,4 @@ class SimTunnelCurrent:
 def open_driver(address: str) -> SimTunnelCurrent:
     """The simulated tunnel-current readout of the world file at `address`."""
     world, _, key = open_section(address, "tunnel_current", TunnelCurrentSpec)
-    existing = world.attached.get(key)
-    return existing if isinstance(existing, SimTunnelCurrent) else SimTunnelCurrent(world, key)
+    return world.driver(key, lambda: SimTunnelCurrent(world, key))
