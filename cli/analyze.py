@@ -6,22 +6,12 @@ rows of a T1-contrast image, the NV centres of a raster.
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from nanomri.analysis import ferritin_image, fits, lines
 from nanomri.analysis.spots import find_spots
-from nanomri.nexus import read_image
+from nanomri.nexus import read_columns, read_image
 from nanomri.nv_spin import GAMMA_E
-
-
-def read_columns(path: Path) -> tuple[str, dict[str, np.ndarray]]:
-    """A scan file's macro line (entry/title) and its measurement columns."""
-    with h5py.File(path, "r") as h5:
-        title = h5["entry/title"][()]
-        title = title.decode() if isinstance(title, bytes) else str(title)
-        measurement = h5["entry/measurement"]
-        return title, {k: measurement[k][()] for k in measurement}
 
 
 def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,9 +19,9 @@ import tango
 from nanomri import nv_spin
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
+from nanomri.nexus import read_columns
 from nanomri.world import load_world
 
-from .analyze import read_columns
 from .demo_tip import last_file, line_data, write_figure
 from .locate import locate_files
 from .stack import ROOT

@@ -11,9 +11,8 @@ import numpy as np
 
 from nanomri.analysis import fits, layer
 from nanomri.analysis import localize as lz
+from nanomri.nexus import read_columns
 from nanomri.nv_spin import GAMMA_E, transition_frequency
-
-from .analyze import read_columns
 
 AXES = ("tip_x", "tip_y", "tip_z")
 SEARCH = 8e-9  # m per axis

@@ -1,178 +1,176 @@
-"""Point measurements on the sensor NV: odmr, rabi, ramsey, echo, t1, deer, deer_tau.
+"""Point measurements on the sensor NV as Sardana step scans: nvmode, and odmr, rabi, ramsey,
+echo, t1, deer, deer_tau over it.
 
-Each sweeps one thing — the MW or RF frequency, or a time of its sequence (`nanomri.sequences`)
-— and at each point plays the sequence `repetitions` times on the sequencer, the laser gated
-by it, the photon counter armed in SEQUENCE mode: gate 0 reads the spin the pulses left, gate 1
-the pumped ms=0 reference, and their ratio is the signal. One NeXus file per sweep, written
-point by point; the fit (`nanomri.analysis.fits`) is printed at the end. Pulse lengths come from
-env `NanomriPulses` (pi, pi_half, rf_pi in s), the devices from env `NanomriInstruments`.
-An abort leaves the instruments safe (macros/safety.py) and the file readable.
+`nvmode <measurement>` chooses what the NV counter (`signal`, `reference`, pseudo counter
+`ratio`; measurement group `mg_nv`) plays: the controller attribute `measurement` of the
+sequence-parameter controller, whose motors are the sequence's free times (`tau`, `mw_pulse`)
+and pulse lengths (`mw_pi`, `mw_pi_half`, `rf_pi`, from env `NanomriPulses`). Then any stock
+scan is an NV measurement, e.g. `ascan tau 0 2e-6 40 -100000` (a negative integration time is
+that many repetitions). Each macro here is that: nvmode, a step scan of its motor on `mg_nv`
+(hooks, pause, showscan, the recorders), and its fit (`nanomri.analysis.fits`) printed at the
+end.
 """
 
 import numpy as np
 from sardana.macroserver.macro import Macro, Type
+from sardana.macroserver.macros.scan import aNscan
 
-from nanomri import sequences as sq
 from nanomri.analysis import fits
-from nanomri.clients import snapshot
-from nanomri.clients.macro_files import count_values, open_scan_file, pulses
-from nanomri.clients.sequence_runner import SequenceRunner
-from nanomri.nexus import MOTOR, Column
+from nanomri.clients.macro_files import env_or, pulses
+from nanomri.sequences import MEASUREMENTS, Times, measurement
+
+NV_MNTGRP_ENV = "NanomriNVMntGrp"  # the NV measurement group, mg_nv unless set
+NV_MNTGRP = "mg_nv"
+SEQUENCE_CTRL_MOTOR = "tau"  # a motor of the sequence-parameter controller
+PULSE_MOTORS = {"pi": "mw_pi", "pi_half": "mw_pi_half", "rf_pi": "rf_pi"}
+TIME_MOTORS = {"tau": "tau", "mw_pulse": "mw_pulse", **PULSE_MOTORS}  # Times field -> motor
 
 
-class _Sweep(Macro):
-    """The point loop of every measurement here; a subclass says what one point plays."""
+def select(macro: Macro, measurement: str, moves: dict[str, float] | None = None) -> None:
+    """Make `measurement` the one the NV counter plays, with the pulse lengths of env
+    NanomriPulses, and move `moves` (motor -> position) with them, in one upload."""
+    if measurement not in MEASUREMENTS:
+        raise ValueError(f"measurement must be one of {', '.join(MEASUREMENTS)}, got "
+                         f"{measurement!r}")
+    ctrl = macro.getController(macro.getMoveable(SEQUENCE_CTRL_MOTOR).getControllerName())
+    ctrl.write_attribute("measurement", measurement)
+    targets = {PULSE_MOTORS[k]: v for k, v in pulses(macro).items()} | dict(moves or {})
+    macro.getMotion(list(targets)).move(list(targets.values()))
 
-    env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
-    quantity, units = "x", ""
 
-    def sequence(self, value: float):
-        """The sequence of the point at `value` of the sweep (and settings it needs)."""
-        raise NotImplementedError
+class nvmode(Macro):
+    """Choose the NV measurement that mg_nv's counter plays: its sequence is uploaded now and
+    again whenever a time (tau, mw_pulse, mw_pi, mw_pi_half, rf_pi) moves."""
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> fits.Fit:
-        """The fit of this measurement (`nanomri.analysis.fits.FOR_MACRO`)."""
-        return fits.FOR_MACRO[self.getName()][0](x, y)
+    param_def = [["measurement", Type.String, None, f"one of {', '.join(MEASUREMENTS)}"]]
 
-    # --- the loop ------------------------------------------------------------------------
+    def run(self, measurement):
+        select(self, measurement)
+        group = env_or(self, NV_MNTGRP_ENV, NV_MNTGRP)
+        self.output(f"NV measurement {measurement}: count with {group} (e.g. `senv ActiveMntGrp "
+                    f"{group}`; a negative integration time is a number of repetitions)")
 
-    def prepare(self, start, end, n, repetitions):
-        self._prepare_sweep(start, end, n, repetitions)
 
-    def _prepare_sweep(self, start: float, end: float, n: int, repetitions: int) -> None:
+class _NVSweep(aNscan, Macro):
+    """A step scan of one motor on the NV measurement group, its fit at the end."""
+
+    env = ("ActiveMntGrp",)
+    measurement = ""  # what nvmode would choose
+    motor = ""  # the motor swept
+
+    param_def = [["start", Type.Float, None, "first value"],
+                 ["end", Type.Float, None, "last value"],
+                 ["n", Type.Integer, None, "points"],
+                 ["repetitions", Type.Integer, 100000, "repetitions of the sequence per point"]]
+
+    def prepare(self, start, end, n, repetitions, **opts):
+        self._sweep(start, end, n, repetitions, {}, **opts)
+
+    def _sweep(self, start: float, end: float, n: int, repetitions: int,
+               moves: dict[str, float], **opts) -> None:
         if not (np.isfinite(start) and np.isfinite(end)) or n < 2:
-            raise ValueError(f"{self.quantity}: need finite start and end and n >= 2, got "
+            raise ValueError(f"{self.motor}: need finite start and end and n >= 2, got "
                              f"{start}, {end}, {n}")
         if repetitions < 1:
             raise ValueError(f"repetitions must be at least 1, got {repetitions}")
-        self.values = np.linspace(start, end, n)
-        self.repetitions = repetitions
-        self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
-        self.runner = SequenceRunner(self.devices, self.checkPoint)
-        self.pulses = pulses(self)
+        select(self, self.measurement, {**moves, self.motor: start})
+        self._prepare([self.getMoveable(self.motor)], [start], [end], n - 1, -repetitions,
+                      **opts)
+
+    def getEnv(self, key=None, macro_name=None, door_name=None):
+        """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
+        if key == "ActiveMntGrp":
+            return env_or(self, NV_MNTGRP_ENV, NV_MNTGRP)
+        return super().getEnv(key, macro_name, door_name)
+
+    def getTimeEstimation(self) -> float:
+        """The time the sequences play (repetitions x length at each point), without moves."""
+        times = Times(**{f: self.getMoveable(m).getPosition() for f, m in TIME_MOTORS.items()})
+        field = {m: f for f, m in TIME_MOTORS.items()}.get(self.motor)
+        values = np.linspace(self.starts[0], self.finals[0], self.nb_points)
+        lengths = [measurement(self.measurement, Times(**{**vars(times), field: v})).length
+                   if field else measurement(self.measurement, times).length for v in values]
+        return -self.integ_time * float(np.sum(lengths))
 
     def run(self, *args):
-        data = np.full((len(self.values), 2), np.nan)
-        file = open_scan_file(self, self.devices,
-                              [Column(self.quantity, self.quantity, self.units, MOTOR)],
-                              len(self.values))
-        with self.runner.session(file):
-            for i, value in enumerate(self.values):
-                self.checkPoint()
-                data[i] = self.runner.play(self.sequence(value), self.repetitions)[:2]
-                file.write_point(i, {"point_nb": i, self.quantity: value,
-                                     **count_values(*data[i])})
-                self.output(f"{i:4d}  {value:.6g} {self.units}  {data[i, 0]:.0f} / "
-                            f"{data[i, 1]:.0f} = {data[i, 0] / data[i, 1]:.4f}")
-                yield 100.0 * (i + 1) / len(self.values)
-        self._report(data)
+        yield from self._gScan.step_scan()
+        self._report()
 
-    def _report(self, data: np.ndarray) -> None:
+    def column(self, label: str) -> np.ndarray:
+        """A column of the scan's records by its label (motor or channel alias)."""
+        names = {d.label: d.name for d in self._gScan.data.getEnviron()["datadesc"]}
+        return np.array([r.data.get(names[label], np.nan) for r in self._gScan.data.records],
+                        dtype=float)
+
+    def _report(self) -> None:
+        name = self.getName()
         try:
-            result = self.fit(self.values, data[:, 0] / data[:, 1])
+            result = fits.FOR_MACRO[name][0](self.column(self.motor), self.column("ratio"))
         except (ValueError, RuntimeError) as exc:
             self.warning(f"no fit: {exc}")
             return
-        self.output(f"fit: {result.describe(fits.FOR_MACRO[self.getName()][1])}")
+        self.output(f"fit: {result.describe(fits.FOR_MACRO[name][1])}")
+        self.fitted(result)
+
+    def fitted(self, result: fits.Fit) -> None:
+        """What a measurement says of its fit beyond it."""
 
 
-SWEEP = [["start", Type.Float, None, "first value"], ["end", Type.Float, None, "last value"],
-         ["n", Type.Integer, None, "points"],
-         ["repetitions", Type.Integer, 100000, "repetitions of the sequence per point"]]
-
-
-class odmr(_Sweep):
+class odmr(_NVSweep):
     """ODMR: the MW frequency swept (Hz) with a pi pulse per repetition (`pulsed`, default) or
     laser and MW on together (`cw`); a dip at the NV's resonance."""
 
-    param_def = SWEEP + [["mode", Type.String, "pulsed", "pulsed or cw"]]
-    quantity, units = "mw_frequency", "Hz"
+    param_def = _NVSweep.param_def + [["mode", Type.String, "pulsed", "pulsed or cw"]]
+    motor = "mw_frequency"
 
-    def prepare(self, start, end, n, repetitions, mode):
+    def prepare(self, start, end, n, repetitions, mode, **opts):
         if mode not in ("pulsed", "cw"):
             raise ValueError(f"mode must be pulsed or cw, got {mode!r}")
-        self.mode = mode
-        self._prepare_sweep(start, end, n, repetitions)
-
-    def sequence(self, value):
-        self.runner.tune("mw", value)
-        if self.mode == "cw":
-            return sq.cw_odmr(sq.CW_DWELL)
-        return sq.pulsed_odmr(self.pulses["pi"])
+        self.measurement = "odmr" if mode == "pulsed" else "cwodmr"
+        self._sweep(start, end, n, repetitions, {}, **opts)
 
 
-class rabi(_Sweep):
-    """Rabi: the MW pulse length swept (s) at the set frequency and power."""
+class rabi(_NVSweep):
+    """Rabi: the MW pulse length swept (s, motor mw_pulse) at the set frequency and power."""
 
-    param_def = SWEEP
-    quantity, units = "duration", "s"
+    measurement, motor = "rabi", "mw_pulse"
 
-    def sequence(self, value):
-        return sq.rabi(value)
-
-    def fit(self, x, y):
-        result = super().fit(x, y)
+    def fitted(self, result):
         self.output(f"pi pulse {1 / (2 * result['frequency']):.4g} s")
-        return result
 
 
-class ramsey(_Sweep):
+class ramsey(_NVSweep):
     """Ramsey: the free time between two pi/2 pulses swept (s): fringes at the detuning."""
 
-    param_def = SWEEP
-    quantity, units = "tau", "s"
-
-    def sequence(self, value):
-        return sq.ramsey(value, self.pulses["pi_half"])
+    measurement, motor = "ramsey", "tau"
 
 
-class echo(_Sweep):
+class echo(_NVSweep):
     """Hahn echo: tau swept (s, centre to centre); the coherence decays with T2."""
 
-    param_def = SWEEP
-    quantity, units = "tau", "s"
-
-    def sequence(self, value):
-        return sq.echo(value, self.pulses["pi_half"], self.pulses["pi"])
+    measurement, motor = "echo", "tau"
 
 
-class t1(_Sweep):
-    """T1: the dark time after pumping swept (s); the polarisation decays with T1."""
+class t1(_NVSweep):
+    """T1: the dark time after pumping swept (s, motor tau); the polarisation decays with T1."""
 
-    param_def = SWEEP
-    quantity, units = "tau", "s"
-
-    def sequence(self, value):
-        return sq.t1(value)
+    measurement, motor = "t1", "tau"
 
 
-class deer(_Sweep):
+class deer(_NVSweep):
     """DEER spectrum: the RF frequency swept (Hz) at a fixed echo tau; dark spins show as a
     dip where the RF flips them."""
 
-    param_def = SWEEP[:3] + [["tau", Type.Float, None, "echo tau (s)"]] + SWEEP[3:]
-    quantity, units = "rf_frequency", "Hz"
+    param_def = (_NVSweep.param_def[:3] + [["tau", Type.Float, None, "echo tau (s)"]]
+                 + _NVSweep.param_def[3:])
+    measurement, motor = "deer", "rf_frequency"
 
-    def prepare(self, start, end, n, tau, repetitions):
-        self.tau = tau
-        self._prepare_sweep(start, end, n, repetitions)
-        if "rf" not in self.runner.dev:
-            raise ValueError(f"{snapshot.INSTRUMENTS_ENV} has no rf generator")
-
-    def sequence(self, value):
-        self.runner.tune("rf", value)
-        p = self.pulses
-        return sq.deer(self.tau, p["pi_half"], p["pi"], p["rf_pi"])
+    def prepare(self, start, end, n, tau, repetitions, **opts):
+        self._sweep(start, end, n, repetitions, {"tau": tau}, **opts)
 
 
-class deer_tau(_Sweep):
+class deer_tau(_NVSweep):
     """DEER in time: tau swept (s) with the RF pi pulse at the set RF frequency; a coherently
     coupled dark spin oscillates at its coupling."""
 
-    param_def = SWEEP
-    quantity, units = "tau", "s"
-
-    def sequence(self, value):
-        p = self.pulses
-        return sq.deer(value, p["pi_half"], p["pi"], p["rf_pi"])
-
+    measurement, motor = "deer", "tau"

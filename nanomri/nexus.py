@@ -133,7 +133,8 @@ class ScanFile:
     def __init__(self, path: str | Path, *, title: str, serialno: int, columns: list[Column],
                  npoints: int | None = None, raster: Raster | None = None,
                  instruments: Iterable[Instrument] = (), world_name: str | None = None,
-                 world: str | None = None, start_time: datetime | None = None):
+                 world: str | None = None, start_time: datetime | None = None,
+                 snapshot: Mapping[str, object] | None = None):
         self.path = Path(path)
         self.columns = columns
         self.raster = raster
@@ -152,6 +153,7 @@ class ScanFile:
             self._write_sample(world_name, world)
             npoints = raster.shape[0] * raster.shape[1] if raster else npoints
             self.measurement = self._write_measurement(npoints or 0)
+            self._write_snapshot(snapshot or {})
             self._write_nxdata()
             self.h5.flush()
             _publish(building, self.path)
@@ -196,6 +198,13 @@ class ScanFile:
             if col.units:
                 ds.attrs["units"] = col.units
         return measurement
+
+    def _write_snapshot(self, snapshot: Mapping[str, object]) -> None:
+        """What was read just before the scan (Sardana's PreScanSnapshot), by label, where
+        Sardana's NXscanH5 puts it: measurement/pre_scan_snapshot."""
+        group = _group(self.measurement, "pre_scan_snapshot", "NXcollection")
+        for label, value in snapshot.items():
+            _setting(group, label.replace("/", "_"), value, "")
 
     def _write_nxdata(self) -> None:
         data = _group(self.entry, "data", "NXdata")
@@ -305,3 +314,13 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         data = entry[entry.attrs["default"]]
         slow, fast = (str(a) for a in data.attrs["axes"])
         return data[data.attrs["signal"]][()], data[fast][()], data[slow][()]
+
+
+def read_columns(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
+    """A scan file's macro line (entry/title) and its measurement columns (the datasets of
+    entry/measurement, not its pre-scan snapshot)."""
+    with h5py.File(path, "r") as h5:
+        title = h5["entry/title"][()]
+        title = title.decode() if isinstance(title, bytes) else str(title)
+        measurement = h5["entry/measurement"]
+        return title, {k: v[()] for k, v in measurement.items() if isinstance(v, h5py.Dataset)}

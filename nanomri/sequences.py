@@ -94,3 +94,41 @@ def cw_odmr(dwell: float, timing: Timing = Timing()) -> Sequence:
     half = _on_grid(dwell / 2, g)
     return Sequence((Pulse("laser", 0.0, 2 * d), Pulse("mw", 0.0, d),
                      Pulse(GATE, d - half, half), Pulse(GATE, 2 * d - half, half)), 2 * d)
+
+
+@dataclass(frozen=True)
+class Times:
+    """The free times of an NV measurement (s): what its sequence-parameter motors set.
+
+    `tau` is the measurement's own time (T1's dark time, Ramsey's free time, the echo's and
+    DEER's tau, CW-ESR's dwell), `mw_pulse` Rabi's MW pulse, and `pi`, `pi_half`, `rf_pi` the
+    calibrated MW and RF pulses the other measurements use.
+    """
+
+    tau: float = 1.0e-6
+    mw_pulse: float = 50e-9
+    pi: float = 50e-9
+    pi_half: float = 25e-9
+    rf_pi: float = 100e-9
+
+
+MEASUREMENTS = {
+    "odmr": lambda t: pulsed_odmr(t.pi),
+    "cwodmr": lambda t: cw_odmr(CW_DWELL),
+    "rabi": lambda t: rabi(t.mw_pulse),
+    "ramsey": lambda t: ramsey(t.tau, t.pi_half),
+    "echo": lambda t: echo(t.tau, t.pi_half, t.pi),
+    "t1": lambda t: t1(t.tau),
+    "deer": lambda t: deer(t.tau, t.pi_half, t.pi, t.rf_pi),
+    "cwesr": lambda t: cw_odmr(t.tau),
+}
+
+
+def measurement(name: str, times: Times) -> Sequence:
+    """The sequence of measurement `name` (one of `MEASUREMENTS`) at `times`."""
+    if name not in MEASUREMENTS:
+        raise ValueError(f"measurement must be one of {', '.join(MEASUREMENTS)}, got {name!r}")
+    bad = {k: v for k, v in vars(times).items() if not (v >= 0 and v < float("inf"))}
+    if bad:
+        raise ValueError(f"times must be finite and >= 0 s, got {bad}")
+    return MEASUREMENTS[name](times)

@@ -69,7 +69,9 @@ class NanomriNXRecorder(BaseFileRecorder):
                              columns=columns(env), npoints=getattr(self.macro, "nb_points", None),
                              raster=raster(geometry) if geometry else None,
                              instruments=instruments, world_name=world_name, world=world,
-                             start_time=env["starttime"].astimezone())
+                             start_time=env["starttime"].astimezone(),
+                             snapshot={d.label: d.pre_scan_value
+                                       for d in env.get("preScanSnapShot", [])})
         self.macro.info(f"nanomri NeXus file: {self.filename}")
 
     def _writeRecord(self, record):

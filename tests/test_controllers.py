@@ -367,3 +367,38 @@ def test_sequencer_controller_in_the_position_domain_arms_the_stages_comparator(
         ctrl.SetAxisExtraPar(1, "synch_domain", "Time")
         ctrl.SynchOne(1, THREE_GROUPS)  # back in time: a sequence replaces the gates
         assert sequencer.sequence == SEQUENCER_CTRL.gates_sequence(THREE_GROUPS, NS).to_json()
+
+
+NV_SEQUENCE_CTRL = controller_module("NVSequenceCtrl")
+NV_COUNTER_CTRL = controller_module("NVCounterCtrl")
+
+
+def test_nv_times_are_motors_whose_moves_upload_the_measurements_sequence():
+    from nanomri.sequences import Times, measurement
+
+    with served(PulseSequencer, WORLD) as (sequencer, name):
+        ctrl = NV_SEQUENCE_CTRL.NVSequenceCtrl("nv_seq_ctrl", {"sequencer": name})
+        ctrl.SetCtrlPar("measurement", "ramsey")
+        assert ctrl.StateOne(1)[0] == State.Moving  # the sequencer's real upload time
+        wait_while(sequencer, tango.DevState.MOVING)
+        assert sequencer.sequence == measurement("ramsey", Times()).to_json()
+        start(ctrl, {1: 2e-6, 4: 30e-9})  # tau and pi_half in one upload
+        wait_while(sequencer, tango.DevState.MOVING)
+        assert ctrl.StateOne(1)[0] == State.On and ctrl.ReadOne(1) == 2e-6
+        assert sequencer.sequence == measurement(
+            "ramsey", Times(tau=2e-6, pi_half=30e-9)).to_json()
+        loaded = sequencer.sequence
+        with pytest.raises(ValueError, match=">= 0"):
+            start(ctrl, {1: -1e-6})
+        with pytest.raises(ValueError, match="one of"):
+            ctrl.SetCtrlPar("measurement", "hahn")
+        assert ctrl.ReadOne(1) == 2e-6 and ctrl.GetCtrlPar("measurement") == "ramsey"
+        assert sequencer.sequence == loaded
+
+
+@pytest.mark.parametrize("value, length, repetitions", [
+    (-100000, 5e-6, 100000), (-1.4, 5e-6, 1), (0.5, 5e-6, 100000), (1e-6, 5e-6, 1),
+    (0.3, 3e-6, 100000)])
+def test_a_negative_integration_time_is_repetitions_a_positive_one_what_fits(value, length,
+                                                                             repetitions):
+    assert NV_COUNTER_CTRL.repetitions_of(value, length) == repetitions

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from nanomri.cli.analyze import read_columns
 from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_locate import LOCK, RF_OFFSET, WORLD, LocateDemo
+from nanomri.nexus import read_columns
 
 from .conftest import StackRun, started_stack
 

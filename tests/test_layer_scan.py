@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from nanomri.cli.analyze import read_columns
 from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_layer import IMAGE_XY, IMAGE_Z, REPETITIONS, TAU, WORLD, LayerDemo
+from nanomri.nexus import read_columns
 
 from .conftest import started_stack
 

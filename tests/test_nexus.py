@@ -18,6 +18,7 @@ from nanomri.nexus import (
     Instrument,
     Raster,
     ScanFile,
+    read_columns,
     read_image,
     scan_path,
 )
@@ -96,8 +97,9 @@ def test_every_column_is_a_measurement_dataset_of_the_scan_length(tmp_path):
     write(path, raster(), 12).close()
     with h5py.File(path) as h5:
         meas = h5["entry/measurement"]
-        assert set(meas) == {"point_nb", "x", "y", "counts", "monitor", "timestamp"}
-        assert all(meas[name].shape == (12,) for name in meas)
+        assert set(meas) == {"point_nb", "x", "y", "counts", "monitor", "timestamp",
+                             "pre_scan_snapshot"}
+        assert all(meas[name].shape == (12,) for name in meas if name != "pre_scan_snapshot")
         assert meas["counts"][5] == 50 and meas["timestamp"].attrs["units"] == "s"
 
 
@@ -224,3 +226,16 @@ def test_bidirectional_raster_puts_odd_lines_back_in_pixel_order():
     assert [r.pixel(i) for i in range(4, 8)] == [(1, 3), (1, 2), (1, 1), (1, 0)]
     assert r.pixel(9) == (2, 1) and Raster("x", "y", np.arange(4.0), np.arange(3.0)).pixel(7) \
         == (1, 3)
+
+
+def test_the_pre_scan_snapshot_is_stored_by_label_and_read_columns_leaves_it_out(tmp_path):
+    path = tmp_path / "scan.h5"
+    ScanFile(path, title=TITLE, serialno=1, columns=COLUMNS, npoints=3,
+             snapshot={"nv_measurement": "deer", "mw_pi": 4e-8, "cryo/temperature": 1.2}).close()
+    with h5py.File(path) as h5:
+        snap = h5["entry/measurement/pre_scan_snapshot"]
+        assert snap.attrs["NX_class"] == "NXcollection"
+        assert snap["nv_measurement"].asstr()[()] == "deer" and snap["mw_pi"][()] == 4e-8
+        assert snap["cryo_temperature"][()] == 1.2
+    title, columns = read_columns(path)
+    assert title == TITLE and "pre_scan_snapshot" not in columns and len(columns["x"]) == 3

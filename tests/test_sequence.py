@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
+from nanomri.sequences import MEASUREMENTS, Times, measurement
 from nanomri.simulators.playback import Playback
 
 RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 000 run-length-encoded steps
@@ -182,3 +183,29 @@ def test_a_playback_stopped_before_its_start_played_nothing():
     assert run.completed(20.0) == 0
     assert run.windows("laser", 20.0).shape == (0, 2)
     assert not run.high("laser", np.array([10.0 + 1e-6])).any()
+
+
+def test_each_nv_measurement_is_built_from_its_times():
+    times = Times(tau=2e-6, mw_pulse=70e-9, pi=40e-9, pi_half=20e-9, rf_pi=150e-9)
+    mw = {name: measurement(name, times).windows("mw")[:, 1] - measurement(name, times)
+          .windows("mw")[:, 0] for name in MEASUREMENTS}
+    assert np.allclose(mw["rabi"], [70e-9]) and np.allclose(mw["odmr"], [40e-9])
+    assert np.allclose(mw["ramsey"], [20e-9, 20e-9])
+    assert np.allclose(mw["echo"], [20e-9, 40e-9, 20e-9])
+    rf = measurement("deer", times).windows("rf")
+    assert np.allclose(rf[:, 1] - rf[:, 0], [150e-9])
+    assert len(measurement("echo", times).windows("rf")) == 0
+    assert all(len(measurement(name, times).windows("gate")) == 2 for name in MEASUREMENTS)
+    # the free time is tau: a longer tau, a longer repetition
+    longer = measurement("t1", Times(tau=5e-6)).length - measurement("t1", Times()).length
+    assert longer == pytest.approx(4e-6)
+
+
+@pytest.mark.parametrize("name, times, message", [
+    ("hahn", Times(), "measurement must be one of"),
+    ("ramsey", Times(tau=-1e-9), "finite and >= 0"),
+    ("deer", Times(rf_pi=float("nan")), "finite and >= 0"),
+])
+def test_an_unknown_measurement_or_a_bad_time_is_refused(name, times, message):
+    with pytest.raises(ValueError, match=message):
+        measurement(name, times)

@@ -15,6 +15,7 @@ import pytest
 import tango
 from scipy.optimize import curve_fit
 
+from nanomri.nexus import read_columns
 from nanomri.world import load_world
 
 from .conftest import StackRun
@@ -47,8 +48,8 @@ def last_scan(stack: StackRun) -> dict[str, np.ndarray]:
     """Every column of the newest scan file, once checked against the same scan's entry in
     Sardana's NXscanH5 file: both recorders wrote the same numbers."""
     path = sorted((stack.results / "scans").glob("scan_*.h5"))[-1]
+    _, ours = read_columns(path)
     with h5py.File(path, "r") as h5:
-        ours = {name: data[()] for name, data in h5["entry/measurement"].items()}
         serialno = h5["entry/entry_identifier"][()].decode()
     sardanas = nxscan_entry(stack, serialno)
     both = ours.keys() & sardanas.keys()
