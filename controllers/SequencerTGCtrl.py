@@ -32,12 +32,11 @@ from sardana.pool.controller import (
     Type,
 )
 from sardana.pool.pooldefs import SynchDomain, SynchParam
-from sardana.pool.poolsynchronization import SynchDescription
 
+from nanomri.clients import sardana_compat
 from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequence import Pulse, Sequence
 
-TICK = 1e-9  # s: times closer than this are the same time to the sequencer
 UPLOAD_TIMEOUT = 10.0  # s to wait for an upload before a run is refused
 CHOICES = {"synch_domain": ("Time", "Position"), "position_axis": ("x", "y", "z")}
 STATES = {tango.DevState.RUNNING: State.Moving, tango.DevState.MOVING: State.Moving,
@@ -45,22 +44,9 @@ STATES = {tango.DevState.RUNNING: State.Moving, tango.DevState.MOVING: State.Mov
           tango.DevState.FAULT: State.Fault}
 
 
-def _common(values: float | list[float], what: str) -> float:
-    """The one value every gate shares; refuse gates of different lengths or latencies."""
-    if isinstance(values, float | int):
-        return values
-    if len(values) == 0 or not np.allclose(values, values[0], rtol=1e-9, atol=TICK):
-        raise ValueError(f"every gate of a hardware-gated acquisition must have the same {what}")
-    return values[0]
-
-
-# Sardana 3.7's acquisition asks a description for one integration time and latency, and its
-# SynchDescription refuses to give them for several groups even when every gate has the same
-# length: hardware-gated counters need only that length. The Pool loads this module, so the
-# sequencer, which plays descriptions of several groups (a raster line each), teaches it so.
-SynchDescription.integration_time = property(lambda self: _common(self.active_time, "length"))
-SynchDescription.passive_time = property(lambda self: _common(
-    np.subtract(self.total_time, self.active_time).tolist(), "time to the next gate"))
+# The sequencer plays descriptions of several groups (a raster line each): the Pool's acquisition
+# must take their common gate length (see `sardana_compat.synch_description_common_gate`).
+sardana_compat.install_pool()
 
 
 def group_start(group: dict) -> float:

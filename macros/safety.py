@@ -8,66 +8,41 @@ macro's Pool elements drives it, or it was moving. A tip that a confocal scan ne
 where it is, held by its own feedback: retracting it would make nothing safer and lose an
 approach (and an alignment over an NV centre) that takes long to redo.
 
-Sardana 3.7 has no general stop/abort hook. `on_abort` belongs to each macro class, general
-hooks attach only to hookable scans, and once a macro is aborted no macro (hence no hook) can
-run. What every stop and abort of every macro goes through is the Door's `MacroExecutor`: its
-job that stops/aborts the macro's reserved elements right after interrupting the macro thread,
-and `_handle_stop`/`_handle_abort` in the macro thread as the macro unwinds, before the Door
-takes the next macro. The MacroServer imports this module from the MacroPath; it wraps those
-four methods of `MacroExecutor`, once (a reload replaces the wrappers, never stacks them):
+Sardana has no general stop/abort hook; `nanomri.clients.sardana_compat.hook_stop_and_abort`
+adds one. The MacroServer loads this module from the MacroPath, and the module installs the
+MacroServer's patches (`sardana_compat.install_macroserver`) with these two hooks; a reload
+replaces the hooks, never stacks them:
 
-1. with the reserved elements: the safe state at once, from a thread of its own, so it comes
-   within milliseconds even if the macro's thread is blocked in a call;
-2. as the outermost macro unwinds: the same again, after the macro's own `on_abort` or
-   `finally` (which might have switched something back on), so the Door reports the macro
-   stopped only with every instrument safe.
+1. as soon as the macro is interrupted (`_first_pass`): the safe state at once, from a thread
+   of its own, so it comes within milliseconds even if the macro's thread is blocked in a call;
+2. as the outermost macro unwinds (`_final_pass`): the same again, after the macro's own
+   `on_abort` or `finally` (which might have switched something back on), so the Door reports
+   the macro stopped only with every instrument safe.
 
-Guards keep a macro from leaving the Door busy for ever (each seen in issue 5's tests):
-
-- the executor's `_abort`/`_stop` jobs never raise: Sardana's thread pool would then skip the
-  callback that says they are done, and the macro thread wait for it without a timeout
-  (sardana-org/sardana#640);
-- a wait for a Pool event (`AttributeEventWait.waitForEvent`) without a timeout wakes every
-  `REACTIVITY` s and raises AbortException itself if the macro of its thread was aborted and
-  has not begun to unwind. Sardana aborts a macro by raising AbortException in its thread at
-  whatever it is doing: a thread blocked in `Condition.wait()` never sees it, and an event
-  listener running in the macro thread catches and logs it (seen: `on_motor_changed`), after
-  which `PoolElement.start` waited for ever for the MOVING of a motion the abort had stopped;
-- the same wait reads the state every `MISSED_EVENT_AFTER` s and ends when the state it
-  waits for is there, or the element rests (ON), with a warning in the Sardana log: the Pool
-  does not always send a motor group's MOVING (seen in 2 of 5 tries: a software raster's first
-  move after a Ctrl-C'd continuous raster and a hardware raster, the group ON at its target
-  while the macro waited for MOVING).
-- the wait of an element's stop or abort for the end of its motion (`PoolElement.waitReady`,
-  Taurus's `EventGenerator.waitEvent`, which only looks at the last event) reads the state
-  every `MISSED_EVENT_AFTER` s and, if it is not the last event's, fires the missed event
-  itself (seen in CI: the abort job waiting for ever for the end of a MOVING that had ended,
-  the Door RUNNING and refusing every later macro).
+The other patches installed so keep a stop or abort from leaving the Door busy: waits for Pool
+events that see the abort and missed state events, stop and abort jobs that never raise, the
+Door's messages pushed from one thread.
 """
 
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Mapping
 
 import tango
-from sardana.macroserver.macro import AbortException, InterruptException, macro
+from sardana.macroserver.macro import InterruptException, macro
 from sardana.macroserver.msexception import UnknownEnv
 from sardana.macroserver.msmacromanager import MacroExecutor
-from sardana.taurus.core.tango.sardana.pool import PoolElement
-from taurus.core.util.event import AttributeEventWait, EventGenerator
+
+from nanomri.clients import sardana_compat
 
 INSTRUMENTS_ENV = "NanomriInstruments"
 SCAN_HEADS = ("probe",)  # roles whose SafeState retracts a tip: only when the macro used them
 TIMEOUT = 2.0  # s for each instrument's SafeState to answer
-REACTIVITY = 0.1  # s: the longest a macro thread waiting for a Pool event takes to see an abort
-MISSED_EVENT_AFTER = 2.0  # s without an awaited state event between reads of the state itself
 
 _proxies: dict[str, tango.DeviceProxy] = {}
 _ctrl_properties: dict[str, dict[str, list[str]]] = {}  # Pool controller -> its properties
 _plans = weakref.WeakKeyDictionary()  # executor -> (outermost macro, plan) of its first pass
 _lock = threading.Lock()  # one safe-state pass at a time; guards the caches
-_pending_aborts = weakref.WeakSet()  # executors whose aborted macro has not begun to unwind
 
 
 def safe_roles(instruments: Mapping[str, str], heads_in_use: Iterable[str]) -> dict[str, str]:
@@ -217,148 +192,7 @@ def _final_pass(executor: MacroExecutor, macro_obj) -> None:
             executor.warning(f"safe state failed: {exc}")
 
 
-def _wrap_interrupt(original):
-    def interrupt_objects(self):
-        _first_pass(self)
-        return original(self)
-
-    return interrupt_objects
-
-
-def _wrap_handler(original):
-    def handle(self, macro_obj):
-        original(self, macro_obj)
-        _final_pass(self, macro_obj)
-
-    return handle
-
-
-def _wrap_abort_handler(original):
-    handle = _wrap_handler(original)
-
-    def handle_abort(self, macro_obj):
-        _pending_aborts.discard(self)  # the macro unwinds: the abort reached it
-        handle(self, macro_obj)
-
-    return handle_abort
-
-
-def _wrap_job(original):
-    def job(self):
-        try:
-            original(self)
-        except Exception as exc:  # the callback that says "done" must run: sardana#640
-            self.warning(f"{original.__name__} of the reserved objects failed: {exc!r}")
-
-    return job
-
-
-def _wrap_abort_job(original):
-    job = _wrap_job(original)
-
-    def abort_job(self):
-        _pending_aborts.add(self)
-        job(self)
-
-    return abort_job
-
-
-def _abort_pending_here() -> bool:
-    """Whether the running thread is the macro thread of an aborted macro still running."""
-    here = threading.current_thread()
-    return any(executor._aborted and here in executor._thread_pool.workers
-               for executor in list(_pending_aborts))
-
-
-def _state_reached_unseen(wait: AttributeEventWait, values, equal: bool) -> bool:
-    """Whether the state a wait for a state event is for has come without its event: read now,
-    it is one of `values` (or none of them, `equal` False), or it is at rest after a start."""
-    attr = wait._attr
-    if attr is None or not all(isinstance(v, tango.DevState) for v in values):
-        return False
-    state = attr.read(cache=False).rvalue
-    if (state in values) == equal or state == tango.DevState.ON:
-        attr.warning(f"no event of {values} for {MISSED_EVENT_AFTER:g} s; state now {state}, "
-                     "so it came and went unseen: going on")
-        return True
-    return False
-
-
-def _wrap_wait(original):
-    def wait_for_event(self, values, after=0, equal=True, timeout=None, reactivity=None,
-                       ignore_values=False):
-        if timeout is not None:
-            if reactivity is None and timeout > REACTIVITY:
-                reactivity = REACTIVITY
-            return original(self, values, after, equal, timeout, reactivity, ignore_values)
-        unseen_for = 0.0  # s since the state was last read
-        while not original(self, values, after, equal, REACTIVITY, None, ignore_values):
-            if _abort_pending_here():
-                raise AbortException(f"aborted while waiting for {values}")
-            unseen_for += REACTIVITY
-            if unseen_for >= MISSED_EVENT_AFTER:  # one read per period, not per wake-up
-                if _state_reached_unseen(self, values, equal):
-                    return True
-                unseen_for = 0.0
-        return True
-
-    return wait_for_event
-
-
-def _fire_missed_state(events: EventGenerator) -> None:
-    """Fire the element's state as read now, if its event did not come."""
-    try:
-        state = events.getAttribute().read(cache=False).rvalue
-    except Exception:  # no answer now: the next period reads again
-        return
-    if state != events.last_val:
-        events.warning(f"no event of state {state} for {MISSED_EVENT_AFTER:g} s (last event "
-                       f"{events.last_val}): firing it from a read")
-        events.fireEvent(state)
-
-
-def _wrap_wait_ready(original):
-    def wait_ready(self, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            period = MISSED_EVENT_AFTER
-            if deadline is not None:
-                period = max(min(period, deadline - time.monotonic()), 1e-3)
-            state = original(self, timeout=period)
-            if state != tango.DevState.MOVING or (
-                    deadline is not None and time.monotonic() >= deadline):
-                return state
-            _fire_missed_state(self.getStateEG())
-
-    return wait_ready
-
-
-WRAPPED = {
-    MacroExecutor: {
-        "_MacroExecutor__stopObjects": _wrap_interrupt,  # once the macro has been told to stop
-        "_MacroExecutor__abortObjects": _wrap_interrupt,  # once AbortException is on its way
-        "_handle_stop": _wrap_handler,
-        "_handle_abort": _wrap_abort_handler,
-        "_stop": _wrap_job,
-        "_abort": _wrap_abort_job,
-    },
-    AttributeEventWait: {"waitForEvent": _wrap_wait},
-    PoolElement: {"waitReady": _wrap_wait_ready},  # stop and abort wait for the end of motion
-}
-
-
-def install(classes: Mapping[type, Mapping] = WRAPPED) -> None:
-    """Wrap the methods named in `classes`; the originals are kept, so this can run again."""
-    for cls, wrappers in classes.items():
-        originals = cls.__dict__.get("_nanomri_originals")
-        if originals is None:
-            originals = {name: getattr(cls, name) for name in wrappers}
-            cls._nanomri_originals = originals
-        for name, wrap in wrappers.items():
-            setattr(cls, name, wrap(originals[name]))
-
-
-install()
+sardana_compat.install_macroserver(interrupted=_first_pass, unwound=_final_pass)
 
 
 @macro()

@@ -1,13 +1,10 @@
 """Stopping or aborting any scan on the Door leaves every instrument safe within a second."""
 
-import ctypes
 import importlib.util
 import json
 import signal
 import subprocess
-import threading
 import time
-import types
 from pathlib import Path
 
 import h5py
@@ -15,9 +12,6 @@ import numpy as np
 import pytest
 import tango
 import yaml
-from sardana.macroserver.macro import AbortException
-from sardana.taurus.core.tango.sardana.pool import PoolElement
-from taurus.core.util.event import AttributeEventWait, EventGenerator
 
 from .conftest import NANOMRI, ROOT, StackRun
 
@@ -64,231 +58,17 @@ def test_a_controller_drives_the_devices_its_properties_name():
     assert safety.devices_named(neighbour, devices) == set()
 
 
-class FakeExecutor:
-    """The MacroExecutor steps safety wraps, counting their calls; its abort job fails."""
-
-    def __init__(self):
-        self.calls = []
-
-    def _MacroExecutor__stopObjects(self):
-        self.calls.append("stop objects")
-
-    def _MacroExecutor__abortObjects(self):
-        self.calls.append("abort objects")
-
-    def _handle_stop(self, macro_obj):
-        self.calls.append("on_stop")
-
-    def _handle_abort(self, macro_obj):
-        self.calls.append("on_abort")
-
-    def _stop(self):
-        self.calls.append("stop job")
-
-    def _abort(self):
-        raise RuntimeError("motor did not answer")
-
-    def warning(self, message):
-        self.calls.append(message)
-
-
 class Macro:
     def __init__(self, parent=None):
         self.parent_macro = parent
 
 
-def fake_wrapped(module):
-    """Wrappers of `module` on FakeExecutor and on the event wait (which the module's last
-    install wraps: each loaded copy has its own record of aborts)."""
-    return {FakeExecutor: module.WRAPPED[module.MacroExecutor],
-            AttributeEventWait: module.WRAPPED[AttributeEventWait]}
-
-
-def test_reloading_the_macro_library_wraps_the_executor_once(monkeypatch):
-    outer = Macro()
-    for _ in range(2):  # the MacroServer's `relmaclib safety` runs the module again
-        module = load_safety()
-        module.install(fake_wrapped(module))
-    passes = []
-    monkeypatch.setattr(module, "_first_pass", lambda ex: passes.append("first"))
-    monkeypatch.setattr(module, "_safe_pass", lambda ex, final_of: passes.append(final_of))
-    executor = FakeExecutor()
-    executor._MacroExecutor__abortObjects()
-    executor._handle_abort(Macro(parent=outer))  # a macro run by another: not yet
-    executor._handle_abort(outer)
-    assert executor.calls == ["abort objects", "on_abort", "on_abort"]
-    assert passes == ["first", outer]
-
-
-def test_a_failing_abort_job_still_reports_done():
-    """Sardana's thread pool calls a job's "done" callback only if the job returns."""
-    safety.install(fake_wrapped(safety))
-    executor, done = FakeExecutor(), []
-    done.append(executor._abort())  # what the pool's worker does: callback(job())
-    assert done == [None]
-    assert executor.calls == ["_abort of the reserved objects failed: "
-                              "RuntimeError('motor did not answer')"]
-
-
-def test_a_macro_waiting_for_a_pool_event_without_timeout_sees_an_abort():
-    """Sardana aborts a macro by raising AbortException in its thread, as here."""
-    wait, ended = AttributeEventWait(), []
-
-    def macro_thread():
-        try:
-            wait.waitForEvent((tango.DevState.MOVING,), after=time.time())  # never comes
-        except AbortException:
-            ended.append(time.monotonic())
-
-    thread = threading.Thread(target=macro_thread, daemon=True)
-    thread.start()
-    time.sleep(0.2)
-    aborted = time.monotonic()
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_long(thread.ident),
-                                               ctypes.py_object(AbortException))
-    thread.join(2.0)
-    assert ended and ended[0] - aborted <= 2 * safety.REACTIVITY
-
-
-class ThreadPool:
-    def __init__(self, *workers: threading.Thread):
-        self.workers = list(workers)
-
-
-def test_an_abort_a_listener_swallowed_still_ends_the_wait_of_the_aborted_macro():
-    """The abort job marks the executor; its macro thread's wait then raises by itself, until
-    the macro unwinds (`_handle_abort`)."""
-    safety.install(fake_wrapped(safety))
-    wait, outcome = AttributeEventWait(), []
-
-    def macro_thread():
-        try:
-            wait.waitForEvent((tango.DevState.MOVING,), after=time.time())  # never comes
-            outcome.append("event")
-        except AbortException:
-            outcome.append("aborted")
-
-    thread = threading.Thread(target=macro_thread, daemon=True)
-    executor = FakeExecutor()
-    executor._thread_pool, executor._aborted = ThreadPool(thread), True
-    thread.start()
-    time.sleep(0.2)
-    aborted = time.monotonic()
-    executor._abort()  # Sardana's AbortException would be raised here, and swallowed
-    thread.join(2.0)
-    assert outcome == ["aborted"] and time.monotonic() - aborted <= 2.0
-    executor._handle_abort(Macro(parent=Macro()))
-    assert not safety._abort_pending_here() and executor not in safety._pending_aborts
-
-
-class StateAttribute:
-    """A Pool element's state whose events never come: only a read tells it."""
-
-    def __init__(self, state: tango.DevState):
-        self.state, self.warnings, self.reads = state, [], 0
-
-    def addListener(self, listener):  # noqa: N802 (Taurus's name)
-        pass
-
-    def removeListener(self, listener):  # noqa: N802
-        pass
-
-    def read(self, cache=True):
-        self.reads += 1
-        return types.SimpleNamespace(rvalue=self.state)
-
-    def warning(self, message):
-        self.warnings.append(message)
-
-
-def test_a_wait_for_moving_whose_event_never_comes_ends_once_the_element_is_read_at_rest():
-    """The Pool does not always send a motor group's MOVING: the start's wait reads the state."""
-    safety.install(fake_wrapped(safety))
-    attribute = StateAttribute(tango.DevState.ON)
-    wait = AttributeEventWait(attribute)
-    started = time.monotonic()
-    assert wait.waitForEvent((tango.DevState.MOVING,), after=time.time()) is True
-    assert safety.MISSED_EVENT_AFTER <= time.monotonic() - started < safety.MISSED_EVENT_AFTER + 1
-    assert "came and went unseen" in attribute.warnings[0] and attribute.reads == 1
-
-
-def test_a_wait_for_moving_goes_on_waiting_while_the_element_is_in_fault():
-    safety.install(fake_wrapped(safety))
-    attribute = StateAttribute(tango.DevState.FAULT)
-    wait, ended = AttributeEventWait(attribute), []
-    thread = threading.Thread(target=lambda: ended.append(
-        wait.waitForEvent((tango.DevState.MOVING,), after=time.time())), daemon=True)
-    thread.start()
-    thread.join(safety.MISSED_EVENT_AFTER + 1)
-    assert ended == [] and attribute.warnings == [] and attribute.reads == 1  # once per period
-    attribute.state = tango.DevState.MOVING  # read so at the next look
-    thread.join(safety.MISSED_EVENT_AFTER + 1)
-    assert ended == [True] and attribute.reads >= 2
-
-
-class StateEvents(EventGenerator):
-    """A Pool element's state events (`TangoAttributeEG`) whose last event was MOVING."""
-
-    def __init__(self, attribute: StateAttribute):
-        super().__init__("element state")
-        self.attribute, self.last_val = attribute, tango.DevState.MOVING
-
-    def getAttribute(self):  # noqa: N802 (Taurus's name)
-        return self.attribute
-
-    def warning(self, message):
-        self.attribute.warning(message)
-
-
-class Element:
-    """What `PoolElement.waitReady` uses of a Pool element, with the wrapped waitReady."""
-
-    def __init__(self, attribute: StateAttribute):
-        self.events = StateEvents(attribute)
-
-    def getStateEG(self):  # noqa: N802 (Sardana's name)
-        return self.events
-
-    waitReady = safety.WRAPPED[PoolElement]["waitReady"](  # noqa: N815
-        PoolElement._nanomri_originals["waitReady"])
-
-
-def test_an_abort_whose_end_of_motion_event_never_comes_ends_once_the_element_is_read_at_rest():
-    """`PoolElement.abort` waits without a timeout for the state to leave MOVING."""
-    attribute = StateAttribute(tango.DevState.ON)
-    element, ended = Element(attribute), []
-    started = time.monotonic()
-    thread = threading.Thread(target=lambda: ended.append(element.waitReady()), daemon=True)
-    thread.start()
-    thread.join(safety.MISSED_EVENT_AFTER + 1)  # unwrapped, it would wait for ever
-    assert ended == [tango.DevState.ON]
-    assert safety.MISSED_EVENT_AFTER <= time.monotonic() - started < safety.MISSED_EVENT_AFTER + 1
-    assert "firing it from a read" in attribute.warnings[0] and attribute.reads == 1
-
-
-def test_a_wait_for_the_end_of_motion_waits_while_the_element_moves_and_keeps_its_timeout():
-    attribute = StateAttribute(tango.DevState.MOVING)
-    element, ended = Element(attribute), []
-    thread = threading.Thread(target=lambda: ended.append(element.waitReady()), daemon=True)
-    thread.start()
-    thread.join(safety.MISSED_EVENT_AFTER + 1)
-    assert ended == [] and attribute.warnings == [] and attribute.reads == 1
-    element.events.fireEvent(tango.DevState.ON)  # the event comes
-    thread.join(1.0)
-    assert ended == [tango.DevState.ON]
-    started = time.monotonic()
-    assert Element(attribute).waitReady(timeout=0.5) == tango.DevState.MOVING
-    assert 0.5 <= time.monotonic() - started < 1.0
-
-
-def test_a_wait_in_another_thread_is_not_aborted():
-    safety.install(fake_wrapped(safety))
-    executor = FakeExecutor()
-    executor._thread_pool, executor._aborted = ThreadPool(), True  # no macro thread of ours
-    executor._abort()
-    wait = AttributeEventWait()
-    assert wait.waitForEvent((tango.DevState.MOVING,), after=time.time(), timeout=0.3) is False
-    assert not safety._abort_pending_here()
+def test_the_final_safe_pass_comes_as_the_outermost_macro_unwinds(monkeypatch):
+    passes, outer, executor = [], Macro(), object()  # the executor is not looked at
+    monkeypatch.setattr(safety, "_safe_pass", lambda ex, final_of: passes.append(final_of))
+    safety._final_pass(executor, Macro(parent=outer))  # a macro run by another: not yet
+    safety._final_pass(executor, outer)
+    assert passes == [outer]
 
 
 # --- the whole stack ---------------------------------------------------------------------------
