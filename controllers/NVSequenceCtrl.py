@@ -8,6 +8,7 @@ motor is Moving for the sequencer's real upload time; a sequence the sequencer r
 every time and the sequence as they were. The counter that plays it is NVCounterCtrl.
 """
 
+import time
 from dataclasses import fields, replace
 
 import tango
@@ -27,6 +28,8 @@ from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequences import MEASUREMENTS, Times, measurement
 
 AXES = {i + 1: f.name for i, f in enumerate(fields(Times))}
+UPLOAD_TIMEOUT = 10.0  # s an earlier upload may take before a new one is refused
+POLL = 0.002  # s between looks at an upload
 
 
 class NVSequenceCtrl(MotorController):
@@ -55,13 +58,23 @@ class NVSequenceCtrl(MotorController):
             raise ValueError(f"sequence time axis must be one of {sorted(AXES)}, got {axis}")
 
     def _upload(self, name: str, times: Times) -> None:
-        """Load the sequence of `name` at `times`, to start at Run without delay; keep both
-        only if the sequencer takes it."""
-        sequence = measurement(name, times)
+        """Load the sequence of `name` at `times`, to start at Run without delay, once an
+        upload in flight has ended; keep both only if the sequencer takes it. The sequence
+        the sequencer already holds is not uploaded again."""
+        text = measurement(name, times).to_json()
+        self._wait_uploaded()
         self._proxy.start_trigger = int(StartTrigger.IMMEDIATE)
         self._proxy.delay = 0.0
-        self._proxy.Load(sequence.to_json())
+        if self._proxy.sequence != text:
+            self._proxy.Load(text)
         self._measurement, self._times = name, times
+
+    def _wait_uploaded(self) -> None:
+        deadline = time.monotonic() + UPLOAD_TIMEOUT
+        while self._proxy.state() == tango.DevState.MOVING:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.sequencer} still uploading after {UPLOAD_TIMEOUT} s")
+            time.sleep(POLL)
 
     def StateOne(self, axis):
         devstate = self._proxy.state()
@@ -101,6 +114,7 @@ class NVSequenceCtrl(MotorController):
     def SetCtrlPar(self, par, value):
         if par == "measurement":
             self._upload(value, self._times)
+            self._wait_uploaded()  # a count may follow at once: no motion waits for this one
         else:
             super().SetCtrlPar(par, value)
 

@@ -378,11 +378,11 @@ def test_nv_times_are_motors_whose_moves_upload_the_measurements_sequence():
 
     with served(PulseSequencer, WORLD) as (sequencer, name):
         ctrl = NV_SEQUENCE_CTRL.NVSequenceCtrl("nv_seq_ctrl", {"sequencer": name})
-        ctrl.SetCtrlPar("measurement", "ramsey")
-        assert ctrl.StateOne(1)[0] == State.Moving  # the sequencer's real upload time
-        wait_while(sequencer, tango.DevState.MOVING)
+        ctrl.SetCtrlPar("measurement", "ramsey")  # uploaded when it returns
+        assert ctrl.StateOne(1)[0] == State.On
         assert sequencer.sequence == measurement("ramsey", Times()).to_json()
         start(ctrl, {1: 2e-6, 4: 30e-9})  # tau and pi_half in one upload
+        assert ctrl.StateOne(1)[0] == State.Moving  # the sequencer's real upload time
         wait_while(sequencer, tango.DevState.MOVING)
         assert ctrl.StateOne(1)[0] == State.On and ctrl.ReadOne(1) == 2e-6
         assert sequencer.sequence == measurement(

@@ -1,23 +1,28 @@
 """The point measurements of the sensor NV from the Door, on the whole simulated stack: their
 files hold the physics of the world, their fits find it, bad lines are refused."""
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import tango
 import yaml
 
 from nanomri import nv_spin
 from nanomri.analysis import fits, lines
 from nanomri.magnetic_tip import dipole_field
+from nanomri.nexus import read_columns
+from nanomri.sequence import Sequence
 from nanomri.surface import surface_height
 from nanomri.world import load_world
 
 from .conftest import StackRun, started_stack
 from .tango_context import CONFOCAL
-from .test_stock_scans import device
+from .test_stock_scans import device, last_scan
 
 pytestmark = pytest.mark.stack
 
@@ -54,6 +59,12 @@ def last_file(stack: StackRun, out: str) -> Path:
     return Path(line.split("nanomri NeXus file:")[1].strip())
 
 
+def columns(stack: StackRun, done, *names: str) -> list[np.ndarray]:
+    """Columns of the file a finished macro wrote."""
+    data = read_columns(last_file(stack, done.stdout + done.stderr))[1]
+    return [data[name] for name in names]
+
+
 def sweep(stack: StackRun, line: str, quantity: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Run a point measurement; its swept values, ratios, and output."""
     done = stack.run_ok(line)
@@ -68,7 +79,7 @@ def sweep(stack: StackRun, line: str, quantity: str) -> tuple[np.ndarray, np.nda
 def test_rabi_oscillates_at_the_rabi_frequency_of_the_mw_power(sensor):
     # as a hardware-gated scan leaves it: runs waiting for the stage's motion
     device(sensor, "nanomri/confocal/sequencer").start_trigger = 1
-    x, ratio, out = sweep(sensor, "rabi 0 300e-9 31 100000", "duration")
+    x, ratio, out = sweep(sensor, "rabi 0 300e-9 31 100000", "mw_pulse")
     assert len(x) == 31 and np.isfinite(ratio).all()
     fit = fits.rabi(x, ratio)
     assert fit["frequency"] == pytest.approx(RABI, rel=0.1)
@@ -82,6 +93,93 @@ def test_pulsed_odmr_dips_at_the_nv_resonance(sensor):
     assert fit["centre"] == pytest.approx(f0, abs=2e6)  # the retracted tip: < 1 MHz
     assert 0.1 < fit["depth"] < 0.4
     assert "fit: centre" in out
+
+
+def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro(sensor):
+    """The NV measurement is Pool elements: `ascan tau ... -1e5` on mg_nv after `nvmode
+    ramsey` is the `ramsey` macro's measurement, both written by both recorders alike."""
+    detuning = 4e6  # Hz: 8 fringes over 2 us
+    sensor.run_ok(f"mv mw_frequency {nv_spin.ZERO_FIELD_SPLITTING + detuning}")
+    try:
+        done = sensor.run_ok("ramsey 0 2e-6 41 100000")
+        macro = columns(sensor, done, "tau", "signal", "reference")
+        sensor.run_ok("nvmode ramsey")
+        sensor.run_ok("senv ActiveMntGrp mg_nv")
+        done = sensor.run_ok("ascan tau 0 2e-6 40 -100000")
+        stock = columns(sensor, done, "tau", "signal", "reference")
+        # the recorders agree, point by point
+        assert last_scan(sensor)["signal"].shape == (41,)
+    finally:
+        sensor.run_ok("senv ActiveMntGrp mg_counts")
+        sensor.run_ok(f"mv mw_frequency {nv_spin.ZERO_FIELD_SPLITTING}")
+    assert np.array_equal(macro[0], stock[0])
+    fitted = [fits.ramsey(tau, signal / reference) for tau, signal, reference in (macro, stock)]
+    for name in ("frequency", "amplitude"):  # the sign of the amplitude goes with the phase
+        values = [abs(f[name]) for f in fitted]
+        error = np.hypot(*(f.errors[name] for f in fitted))
+        assert abs(values[0] - values[1]) < 3 * error, (name, fitted)
+    assert fitted[0]["frequency"] == pytest.approx(detuning, abs=1e6)  # the tip away: < 1 MHz
+    # point by point the same ratio within shot noise (1e5 repetitions each, not 1e5 s)
+    ratios = [signal / reference for _, signal, reference in (macro, stock)]
+    noise = [r * np.sqrt(1 / signal + 1 / reference) for r, (_, signal, reference)
+             in zip(ratios, (macro, stock), strict=True)]
+    assert np.mean((ratios[0] - ratios[1]) ** 2 / (noise[0] ** 2 + noise[1] ** 2)) < 2
+    assert all(f.errors["frequency"] < 0.1 * f["frequency"] for f in fitted), fitted  # fringes
+
+
+def test_each_file_holds_the_sequence_and_the_pulses_its_scan_played(sensor):
+    sensor.run_ok("senv NanomriPulses \"{'pi': 40e-9, 'pi_half': 20e-9, 'rf_pi': 150e-9}\"")
+    try:
+        deer_file = last_file(sensor, sensor.run_ok("deer 5e6 6e6 6 2e-6 2000").stdout)
+    finally:
+        sensor.run_ok("usenv NanomriPulses")
+    echo_file = last_file(sensor, sensor.run_ok("echo 1e-6 2e-6 6 2000").stdout)
+    played = {}
+    for name, path in (("deer", deer_file), ("echo", echo_file)):
+        with h5py.File(path, "r") as h5:
+            sequence = Sequence.from_json(h5["entry/instrument/sequencer/sequence"].asstr()[()])
+            snapshot = h5["entry/measurement/pre_scan_snapshot"]
+            played[name] = (sequence, snapshot["nv_measurement"].asstr()[()],
+                            snapshot["mw_pi"][()], snapshot["rf_pi"][()])
+    sequence, measurement, pi, rf_pi = played["deer"]
+    assert measurement == "deer" and pi == 40e-9 and rf_pi == 150e-9
+    assert np.allclose(np.diff(sequence.windows("rf")), 150e-9)
+    assert np.allclose(np.diff(sequence.windows("mw")).ravel(), [20e-9, 40e-9, 20e-9])
+    sequence, measurement, pi, _ = played["echo"]
+    assert measurement == "echo" and pi == 50e-9  # the defaults again
+    assert len(sequence.windows("rf")) == 0
+    assert np.allclose(np.diff(sequence.windows("mw")).ravel(), [25e-9, 50e-9, 25e-9])
+
+
+def test_the_door_streams_every_point_of_odmr_as_it_is_taken(sensor):
+    """What showscan and a GUI draw: the Door's RecordData, a record per point."""
+    door = device(sensor, "nanomri/door/1")
+    labels, records = {}, []
+
+    def received(event):
+        if event.err or event.attr_value is None:
+            return
+        message = json.loads(event.attr_value.value[1])
+        if message.get("type") == "data_desc":
+            labels.update((c["name"], c["label"]) for c in message["data"]["column_desc"])
+        elif message.get("type") == "record_data":
+            data = message["data"]
+            records.append({**data, **{labels[k]: v for k, v in data.items() if k in labels}})
+
+    sensor.run_ok("senv JsonRecorder True")
+    subscription = door.subscribe_event("RecordData", tango.EventType.CHANGE_EVENT, received)
+    try:
+        f0 = nv_spin.ZERO_FIELD_SPLITTING
+        sensor.run_ok(f"odmr {f0 - 20e6} {f0 + 20e6} 9 2000")
+        deadline = time.monotonic() + 10
+        while len(records) < 9 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        door.unsubscribe_event(subscription)
+        sensor.run_ok("senv JsonRecorder False")
+    assert [r["point_nb"] for r in records] == list(range(9))
+    assert np.allclose([r["mw_frequency"] for r in records], np.linspace(f0 - 20e6, f0 + 20e6, 9))
+    assert all(r["signal"] > 0 for r in records)
 
 
 def test_a_sweep_with_one_point_is_refused_and_writes_nothing(sensor):
