@@ -5,8 +5,8 @@ import pytest
 from scipy.integrate import cumulative_trapezoid
 from scipy.special import erf
 
+from nanomri.analysis.fits import Measured
 from nanomri.analysis.lines import (
-    Measured,
     edge_width,
     fringe_period,
     fwhm,

@@ -1,4 +1,6 @@
-"""Fits of NV point measurements (ODMR, Rabi, Ramsey, echo, T1, DEER) with their errors."""
+"""Fits with errors: a measured value (`Measured`), a fit's parameters (`Fit`), the starting
+guess of an oscillation's frequency, and the fits of NV point measurements (ODMR, Rabi, Ramsey,
+echo, T1, DEER)."""
 
 from dataclasses import dataclass
 
@@ -9,20 +11,50 @@ MIN_POINTS = 6
 
 
 @dataclass(frozen=True)
-class Fit:
-    """Fitted parameters with 1-sigma errors, and the model evaluated on the data's x."""
+class Measured:
+    """A value and its 1-sigma error, in SI units."""
 
-    values: dict[str, float]
-    errors: dict[str, float]
+    value: float
+    error: float
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fitted parameters, each a Measured, and the model evaluated on the data's x."""
+
+    parameters: dict[str, Measured]
     best: np.ndarray
 
     def __getitem__(self, name: str) -> float:
-        return self.values[name]
+        return self.parameters[name].value
+
+    @property
+    def errors(self) -> dict[str, float]:
+        """The 1-sigma error of each parameter by its name."""
+        return {name: p.error for name, p in self.parameters.items()}
 
     def describe(self, units: dict[str, str]) -> str:
         """One line, e.g. `frequency = 1.002e+07 ± 3e+04 Hz`, of the parameters in `units`."""
-        return ", ".join(f"{k} = {self.values[k]:.4g} ± {self.errors[k]:.2g} {u}".rstrip()
-                         for k, u in units.items())
+        return ", ".join(f"{k} = {self.parameters[k].value:.4g} ± "
+                         f"{self.parameters[k].error:.2g} {u}".rstrip() for k, u in units.items())
+
+
+def dominant_frequency(x: np.ndarray, y: np.ndarray, oversampling: int = 4,
+                       detrended: bool = False) -> float:
+    """Strongest frequency of y(x), a fit's starting guess: y resampled uniformly at
+    `oversampling` points per sample, less its mean (`detrended`: less its straight-line trend
+    and Hann-windowed, for a line whose level drifts), zero-padded to an eighth of a Fourier
+    bin. x increasing."""
+    grid = np.linspace(x.min(), x.max(), oversampling * len(x))
+    values = np.interp(grid, x, y)
+    if detrended:
+        values = (values - np.polyval(np.polyfit(grid, values, 1), grid)) * np.hanning(len(grid))
+    else:
+        values = values - y.mean()
+    n = 8 * len(grid)
+    spectrum = np.abs(np.fft.rfft(values, n))
+    freqs = np.fft.rfftfreq(n, grid[1] - grid[0])
+    return float(freqs[1 + np.argmax(spectrum[1:])])
 
 
 def _checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,19 +70,8 @@ def _checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _run(model: lmfit.Model, params: lmfit.Parameters, x: np.ndarray, y: np.ndarray) -> Fit:
     result = model.fit(y, params, x=x)
-    values = {k: float(p.value) for k, p in result.params.items()}
-    errors = {k: float(p.stderr) if p.stderr is not None else np.nan
-              for k, p in result.params.items()}
-    return Fit(values, errors, result.best_fit)
-
-
-def _dominant_frequency(x: np.ndarray, y: np.ndarray) -> float:
-    """Strongest frequency of y(x) on a uniform resampling (a starting guess)."""
-    grid = np.linspace(x.min(), x.max(), 4 * len(x))
-    values = np.interp(grid, x, y) - y.mean()
-    spectrum = np.abs(np.fft.rfft(values, n=8 * len(grid)))
-    freqs = np.fft.rfftfreq(8 * len(grid), grid[1] - grid[0])
-    return float(freqs[1 + np.argmax(spectrum[1:])])
+    return Fit({k: Measured(float(p.value), float(p.stderr) if p.stderr is not None else np.nan)
+                for k, p in result.params.items()}, result.best_fit)
 
 
 def _lorentzian_dip(x, offset, depth, centre, fwhm):
@@ -78,7 +99,7 @@ def rabi(duration: np.ndarray, signal: np.ndarray) -> Fit:
     x, y = _checked(duration, signal)
     model = lmfit.Model(_damped_cosine)
     p = model.make_params(offset=y.mean(), amplitude=(y.max() - y.min()) / 2,
-                          frequency=_dominant_frequency(x, y), phase=0.0, decay=10 * x.max())
+                          frequency=dominant_frequency(x, y), phase=0.0, decay=10 * x.max())
     p["decay"].min, p["frequency"].min = x.max() / 100, 0
     return _run(model, p, x, y)
 
@@ -93,7 +114,7 @@ def ramsey(tau: np.ndarray, signal: np.ndarray) -> Fit:
     x, y = _checked(tau, signal)
     model = lmfit.Model(_gaussian_decay_cosine)
     p = model.make_params(offset=y.mean(), amplitude=(y.max() - y.min()) / 2,
-                          frequency=_dominant_frequency(x, y), phase=0.0, t2_star=x.max() / 2)
+                          frequency=dominant_frequency(x, y), phase=0.0, t2_star=x.max() / 2)
     p["t2_star"].min, p["frequency"].min = x.max() / 100, 0
     return _run(model, p, x, y)
 

@@ -8,6 +8,7 @@ from scipy import ndimage
 from scipy.special import erf, erfinv
 
 from ..nv_spin import GAMMA_E
+from .fits import Measured, dominant_frequency
 
 MIN_POINTS = 8
 FWHM_PER_SIGMA = 2 * np.sqrt(2 * np.log(2))  # Gaussian: FWHM = 2 sqrt(2 ln 2) sigma
@@ -16,14 +17,6 @@ SIGNIFICANCE = 3.0  # sigmas a fitted amplitude needs, at the least, to count as
 FALSE_ALARM = 1e-3  # chance that pure noise passes as a signal searched at many places
 SMOOTHING = 2.0  # pixels: sigma of the Gaussian filter of the starting guesses
 MAX_CHIRP = 1.0  # largest fitted change of the fringe period across the line, per period
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A value and its 1-sigma error, in SI units."""
-
-    value: float
-    error: float
 
 
 @dataclass(frozen=True)
@@ -152,14 +145,9 @@ def _fringes(x, offset, amplitude, period, phase, chirp, length):
 
 
 def _periodogram_period(u: np.ndarray, v: np.ndarray) -> float:
-    """Period (pixels) of the strongest Fourier component of the line, detrended, resampled
-    uniformly and Hann-windowed; ValueError if it is longer than the line."""
-    grid = np.linspace(u[0], u[-1], len(u))
-    values = np.interp(grid, u, v)
-    values = (values - np.polyval(np.polyfit(grid, values, 1), grid)) * np.hanning(len(grid))
-    n = 8 * len(grid)  # zero padding: the peak to an eighth of a Fourier bin
-    freqs = np.fft.rfftfreq(n, grid[1] - grid[0])
-    peak = freqs[1 + np.argmax(np.abs(np.fft.rfft(values, n)[1:]))]
+    """Period (pixels) of the strongest Fourier component of the line, detrended;
+    ValueError if it is longer than the line."""
+    peak = dominant_frequency(u, v, oversampling=1, detrended=True)
     if peak * (u[-1] - u[0]) < 1:
         raise ValueError("no oscillation: the strongest period is longer than the line")
     return 1 / peak
