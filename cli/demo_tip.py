@@ -11,12 +11,12 @@ slice look like comes from the simulated physics.
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import tango
 
 from nanomri import nv_spin
 from nanomri.analysis import fits, lines
+from nanomri.nexus import read_columns
 from nanomri.surface import surface_height
 from nanomri.world import load_world
 
@@ -45,9 +45,8 @@ def last_file(out: str) -> Path:
 
 
 def line_data(path: Path, motor: str) -> tuple[np.ndarray, np.ndarray]:
-    with h5py.File(path, "r") as h5:
-        m = h5["entry/measurement"]
-        return m[motor][()], m["ratio"][()]
+    columns = read_columns(path)[1]
+    return columns[motor], columns["ratio"]
 
 
 class TipDemo:

@@ -6,24 +6,16 @@ spectrum taken with the tip away (seed 001, Figs. 3 and 4)."""
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from nanomri.analysis import fits, layer
 from nanomri.analysis import localize as lz
-from nanomri.nexus import read_columns
+from nanomri.nexus import read_columns, read_setting
 from nanomri.nv_spin import GAMMA_E, transition_frequency
 
 AXES = ("tip_x", "tip_y", "tip_z")
 SEARCH = 8e-9  # m per axis
 MIN_HEIGHT = 1e-9  # m: a layer over the NV, not through it (its coupling diverges)
-
-
-def _rf_frequency(path: Path) -> float | None:
-    """The RF frequency recorded in a scan file's instrument settings (Hz)."""
-    with h5py.File(path, "r") as h5:
-        rf = h5.get("entry/instrument/rf/frequency")
-        return None if rf is None else float(rf[()])
 
 
 def _freqlock(path: Path) -> dict[str, np.ndarray]:
@@ -32,11 +24,10 @@ def _freqlock(path: Path) -> dict[str, np.ndarray]:
     title, columns = read_columns(path)
     if not title.startswith("freqlock "):
         raise ValueError(f"{path}: not a freqlock scan ({title.split()[0]!r})")
-    with h5py.File(path, "r") as h5:
-        for axis in AXES:
-            recorded = h5.get(f"entry/instrument/probe/{axis[-1]}")
-            if axis not in columns and recorded is not None:
-                columns[axis] = np.full(len(columns["mw_frequency"]), float(recorded[()]))
+    for axis in AXES:
+        recorded = read_setting(path, "probe", axis[-1])
+        if axis not in columns and recorded is not None:
+            columns[axis] = np.full(len(columns["mw_frequency"]), recorded)
     return columns
 
 
@@ -53,7 +44,7 @@ def deer_files(lock: Path, spectrum: Path, field_map: Path | None = None
     line = fits.odmr(columns["rf_frequency"][keep], columns["ratio"][keep])
     bias = line["centre"] / GAMMA_E  # the dark spins' g = 2 line: the field, tip away
     columns = _freqlock(lock)
-    rf = _rf_frequency(lock)
+    rf = read_setting(lock, "rf", "frequency")
     if rf is None:
         raise ValueError(f"{lock}: no RF frequency recorded")
     locked = lz.grid_from_columns(columns if field_map is None else _freqlock(field_map), AXES,

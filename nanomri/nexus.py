@@ -324,3 +324,11 @@ def read_columns(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
         title = title.decode() if isinstance(title, bytes) else str(title)
         measurement = h5["entry/measurement"]
         return title, {k: v[()] for k, v in measurement.items() if isinstance(v, h5py.Dataset)}
+
+
+def read_setting(path: str | Path, instrument: str, name: str) -> float | None:
+    """An instrument's numeric setting recorded at the scan's start (e.g. the RF's frequency,
+    the probe's z); None if the file records none."""
+    with h5py.File(path, "r") as h5:
+        recorded = h5.get(f"entry/instrument/{instrument}/{name}")
+        return None if recorded is None else float(recorded[()])

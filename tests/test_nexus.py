@@ -20,6 +20,7 @@ from nanomri.nexus import (
     ScanFile,
     read_columns,
     read_image,
+    read_setting,
     scan_path,
 )
 
@@ -239,3 +240,11 @@ def test_the_pre_scan_snapshot_is_stored_by_label_and_read_columns_leaves_it_out
         assert snap["cryo_temperature"][()] == 1.2
     title, columns = read_columns(path)
     assert title == TITLE and "pre_scan_snapshot" not in columns and len(columns["x"]) == 3
+
+
+def test_read_setting_gives_an_instruments_recorded_number_or_none(tmp_path):
+    path = tmp_path / "scan.h5"
+    write(path, None, 2).close("Normal")
+    assert read_setting(path, "laser", "power") == 1e-3
+    assert read_setting(path, "laser", "wavelength") is None
+    assert read_setting(path, "rf", "frequency") is None
