@@ -81,7 +81,7 @@ def main() -> None:
 def sensor_read(reads: int = 5) -> float:
     """Seconds the confocal world's sensor takes for the brightness of one counter read."""
     from nanomri.simulators.nv_sensor import SimSensor
-    from nanomri.simulators.world import get_world
+    from nanomri.simulators.sim_world import get_world
 
     world = get_world(Path(__file__).resolve().parents[1] / "conf" / "worlds" / "confocal.yaml")
     sensor = SimSensor(world, world.model.sensor)
@@ -109,7 +109,7 @@ def ferritin_read(reads: int = 5) -> tuple[float, float]:
     core averaged over its volume grid at each of the 16 sampled repetitions (the baseline)."""
     from nanomri import ferritin
     from nanomri.simulators import nv_sensor
-    from nanomri.simulators.world import SimWorld
+    from nanomri.simulators.sim_world import SimWorld
     from nanomri.world import load_world
 
     model = load_world(Path(__file__).resolve().parents[1] / "conf" / "worlds" / "ferritin.yaml")

@@ -18,7 +18,7 @@ from nanomri.magnetic_tip import dipole_field, unit_vector
 from nanomri.sequence import Pulse, Sequence
 from nanomri.specs.sensor import SensorSpec
 
-from .world import SimWorld
+from .sim_world import SimWorld
 
 if TYPE_CHECKING:  # a type only: the NV's physics imports no driver
     from .drivers.signal_generator import SimSignalGenerator

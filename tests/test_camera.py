@@ -18,7 +18,7 @@ from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.camera import SimCamera
 from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.playback import Playback
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
 
 from .fake_clock import FakeClock

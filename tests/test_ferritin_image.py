@@ -8,7 +8,7 @@ from nanomri import sequences as sq
 from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
 from nanomri.simulators.nv_sensor import SimSensor
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import World, world_document
 
 from .conftest import ROOT

@@ -16,7 +16,7 @@ from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_ferritin import T1_WITHOUT, FerritinDemo
 from nanomri.nexus import read_image
 from nanomri.simulators.nv_sensor import SimSensor
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import World, load_world
 
 from .conftest import ROOT, StackRun, started_stack

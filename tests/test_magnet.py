@@ -16,7 +16,7 @@ from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.magnet import MagnetState, axis_rates, from_spherical, to_spherical
 from nanomri.simulators.drivers.magnet import SimVectorMagnet
 from nanomri.simulators.drivers.magnet import open_driver as open_sim
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.specs.magnet import MagnetSpec
 from nanomri.world import WorldError, parse_world
 

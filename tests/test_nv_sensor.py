@@ -15,7 +15,7 @@ from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.signal_generator import SimSignalGenerator
 from nanomri.simulators.nv_sensor import SimSensor
 from nanomri.simulators.playback import Playback
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import World
 
 from .fake_clock import FakeClock

@@ -11,7 +11,7 @@ from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.playback import Playback
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
 
 from .fake_clock import FakeClock

@@ -16,7 +16,7 @@ from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.scanner import open_driver as open_stage
 from nanomri.simulators.drivers.tunnel_current import SimTunnelCurrent
 from nanomri.simulators.motion import Trajectory, follow
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.specs.probe import SurfaceSpec
 from nanomri.surface import surface_height
 from nanomri.tunnelling import (

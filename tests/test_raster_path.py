@@ -8,7 +8,7 @@ from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.scanner import PathMove
 from nanomri.raster_path import AxisLimits, move_time, plan_raster, with_approach
 from nanomri.simulators.drivers.scanner import SimScanner
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
 
 from .conftest import ROOT

@@ -13,7 +13,7 @@ from nanomri.interfaces.sequencer import PositionGates, StartTrigger
 from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.sequencer import SimSequencer, open_driver
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
 
 from .fake_clock import FakeClock

@@ -26,7 +26,7 @@ from nanomri.simulators.drivers.signal_generator import (
     open_driver,
 )
 from nanomri.simulators.playback import Playback
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import WorldError, parse_world
 
 from .conftest import ROOT

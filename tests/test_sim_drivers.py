@@ -8,7 +8,7 @@ import pytest
 from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
 from nanomri.simulators.drivers.scanner import SimScanner
-from nanomri.simulators.world import SimWorld, scaled_clock
+from nanomri.simulators.sim_world import SimWorld, scaled_clock
 from nanomri.world import load_world
 
 from .conftest import ROOT

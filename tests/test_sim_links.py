@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nanomri.devices.registry import open_driver
-from nanomri.simulators.world import Links
+from nanomri.simulators.sim_world import Links
 from nanomri.world import Instruments
 
 from .tango_context import CONFOCAL

@@ -11,7 +11,7 @@ import yaml
 from nanomri.devices.scan_head import ScanHead
 from nanomri.devices.tunnel_current import TunnelCurrent
 from nanomri.simulators.drivers.tunnel_current import SimTunnelCurrent
-from nanomri.simulators.world import SimWorld
+from nanomri.simulators.sim_world import SimWorld
 from nanomri.tunnelling import gap_for_current, tunnel_current
 from nanomri.world import WorldError, parse_world
 

@@ -33,7 +33,7 @@ from nanomri.interfaces.camera import (
 from nanomri.interfaces.errors import Refused
 from nanomri.specs.camera import CameraSpec
 
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 LASER_SAMPLES = 256  # grid on which the laser power is integrated, besides its recorded steps
 MAX_KNOTS = 200_000  # sequencer laser edges listed per exposure; beyond, stratified sampling

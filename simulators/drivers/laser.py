@@ -4,7 +4,7 @@ from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.laser import LaserConstraints, LaserMode
 from nanomri.specs.laser import LaserSpec
 
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 
 class SimLaser:

@@ -19,7 +19,7 @@ from nanomri.interfaces.magnet import (
 )
 from nanomri.specs.magnet import MagnetSpec
 
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 ZERO: Vector = (0.0, 0.0, 0.0)
 

@@ -7,7 +7,7 @@ from nanomri.interfaces.photon_counter import CountingMode, PhotonCounterConstra
 from nanomri.specs.photon_counter import PhotonCounterSpec
 
 from ..nv_sensor import SimSensor
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 SAMPLES_PER_GATE = 64  # points along a gate at which the path and the laser are sampled
 SAMPLES_PER_WINDOW = 16  # per gate window of a hardware-gated scan (short, many windows)

@@ -12,7 +12,7 @@ from nanomri.surface import feature_size, surface_height
 from nanomri.tunnelling import gap_for_amplitude, gap_for_current, gap_for_frequency_shift
 
 from ..motion import Trajectory, follow
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 from .scanner import SimScanner, _check_axis, _locked
 
 LATERAL = ("x", "y")

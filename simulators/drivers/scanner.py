@@ -16,7 +16,7 @@ from nanomri.specs.probe import ProbeSpec
 from nanomri.specs.scanner import ScannerSpec
 
 from ..motion import Trajectory
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 LATERAL = ("x", "y")
 TICK = 1e-9  # s, time resolution of a motion program: a move may start this early

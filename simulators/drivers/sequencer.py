@@ -19,7 +19,7 @@ from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
 from nanomri.specs.sequencer import SequencerSpec
 
 from ..playback import Playback
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 
 class SimSequencer:

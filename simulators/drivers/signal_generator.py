@@ -19,7 +19,7 @@ from nanomri.sequence import Sequence
 from nanomri.specs.signal_generator import SignalGeneratorSpec
 
 from ..playback import Playback
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 MAX_SEGMENTS = 10_000  # history kept; the oldest half is dropped beyond it
 MAX_PLAYBACKS = 1_000  # sequencer runs remembered for external triggers

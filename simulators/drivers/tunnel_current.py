@@ -16,7 +16,7 @@ from nanomri.interfaces.tunnel_current import TunnelCurrentConstraints
 from nanomri.specs.tunnel_current import TunnelCurrentSpec
 from nanomri.tunnelling import tunnel_current
 
-from ..world import SimWorld, open_section
+from ..sim_world import SimWorld, open_section
 
 
 class SimTunnelCurrent:
