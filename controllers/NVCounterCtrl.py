@@ -5,13 +5,16 @@ Axis 1 `signal` is gate 0 (the spin read after the measurement's pulses), axis 2
 gate 1 (the pumped ms=0 state), each summed over the repetitions; axis 1 is the timer. The
 integration time follows Sardana's convention: a negative one is a monitor count, so `ct -1e5`
 plays 100 000 repetitions; a positive one plays as many whole repetitions as fit in it. While
-the sequence plays the laser follows the sequencer's laser channel; after it, CW again.
+the sequence plays the laser follows the sequencer's laser channel, and stays so (a count of
+the photon counter's own, PhotonCounterCtrl, puts it back to CW). The counts are read from the
+counter once the run has ended: the simulated counter computes a run's photons when read.
 """
 
 import tango
 from sardana import State
 from sardana.pool.controller import CounterTimerController, Description, Type
 
+from nanomri.controllers.device_settings import ensure
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.sequence import Sequence
@@ -47,6 +50,7 @@ class NVCounterCtrl(CounterTimerController):
             proxy.set_source(tango.DevSource.DEV)  # never a poll cache
         self._repetitions = 1
         self._playing = False
+        self._state = (State.On, "ready")
         self._counts: list[int] = []
 
     def AddDevice(self, axis):
@@ -62,34 +66,32 @@ class NVCounterCtrl(CounterTimerController):
             raise RuntimeError(f"{self.sequencer} holds no NV measurement (two gates per "
                                "repetition): choose one with nvmode")
         self._repetitions = repetitions_of(value, sequence.length)
-        self._sequencer.repetitions = self._repetitions
+        ensure(self._sequencer, "repetitions", self._repetitions)
 
     def StartAll(self):
         self._counts = []
-        self._counter.counting_mode = int(CountingMode.SEQUENCE)
+        ensure(self._counter, "counting_mode", CountingMode.SEQUENCE)
         self._counter.Start()
-        self._laser.mode = int(LaserMode.GATED)
-        self._laser.emission = True
+        ensure(self._laser, "mode", LaserMode.GATED)
+        ensure(self._laser, "emission", True)
         self._playing = True
         self._sequencer.Run()
 
-    def StateOne(self, axis):
+    def StateAll(self):
         devstate = self._sequencer.state()
         if devstate == tango.DevState.RUNNING:
-            return State.Moving, f"playing {self._repetitions} repetitions"
-        self._done()
-        if devstate == tango.DevState.FAULT:
-            return State.Fault, self._sequencer.status()
-        return State.On, "ready"
+            self._state = (State.Moving, f"playing {self._repetitions} repetitions")
+            return
+        self._playing = False
+        self._state = ((State.Fault, self._sequencer.status())
+                       if devstate == tango.DevState.FAULT else (State.On, "ready"))
 
-    def _done(self) -> None:
-        """Once a run has ended: the laser back to CW."""
-        if self._playing:
-            self._playing = False
-            self._laser.mode = int(LaserMode.CW)
+    def StateOne(self, axis):
+        return self._state
 
     def ReadAll(self):
-        self._counts = [int(c) for c in self._counter.gate_counts]
+        if not self._playing:
+            self._counts = [int(c) for c in self._counter.gate_counts]
 
     def ReadOne(self, axis):
         return self._counts[axis - 1] if len(self._counts) >= axis else float("nan")
@@ -97,4 +99,4 @@ class NVCounterCtrl(CounterTimerController):
     def AbortOne(self, axis):
         self._sequencer.Stop()
         self._counter.Stop()
-        self._done()
+        self._playing = False

@@ -2,14 +2,17 @@
 
 Software synchronisation: one timed gate of the integration time per point. Hardware gate:
 the counter counts in every gate window the sequencer plays (a TriggerGate element, e.g.
-SequencerTGCtrl) and returns one value per gate, as they come.
+SequencerTGCtrl) and returns one value per gate, as they come. Either way it counts under a CW
+laser: with the `laser` property set, a laser an NV measurement left gated is put back to CW.
 """
 
 import tango
 from sardana import State
 from sardana.pool import AcqSynch
-from sardana.pool.controller import CounterTimerController, Description, Type
+from sardana.pool.controller import CounterTimerController, DefaultValue, Description, Type
 
+from nanomri.controllers.device_settings import ensure
+from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 
 HARDWARE = (AcqSynch.HardwareGate, AcqSynch.HardwareTrigger)
@@ -22,6 +25,8 @@ class PhotonCounterCtrl(CounterTimerController):
     default_timer = 1
     ctrl_properties = {
         "device": {Type: str, Description: "Tango device name of the nanomri PhotonCounter"},
+        "laser": {Type: str, DefaultValue: "",
+                  Description: "Tango device name of the nanomri NVLaser, put to CW to count"},
     }
 
     def __init__(self, inst, props, *args, **kwargs):
@@ -30,6 +35,7 @@ class PhotonCounterCtrl(CounterTimerController):
         self._proxy.set_source(tango.DevSource.DEV)  # never the 100 ms poll cache
         self._synchronization = AcqSynch.SoftwareTrigger
         self._read = 0  # gate values already handed to Sardana in this acquisition
+        self._laser = tango.DeviceProxy(self.laser) if self.laser else None
 
     def AddDevice(self, axis):
         if axis != 1:
@@ -48,6 +54,8 @@ class PhotonCounterCtrl(CounterTimerController):
 
     def LoadOne(self, axis, value, repetitions, latency):
         self._read = 0
+        if self._laser is not None:
+            ensure(self._laser, "mode", LaserMode.CW)
         if self._synchronization in HARDWARE:
             self._proxy.counting_mode = CountingMode.GATES  # gate length is the sequencer's
             return

@@ -1,0 +1,99 @@
+"""Wall time per point of `odmr` (a Sardana step scan on mg_nv) next to what the simulated
+instruments need for that point, measured in the same run.
+
+Brings up its own stack (state and results in a temporary folder). The instruments' need is a
+bare loop of Tango calls on the devices themselves: the MW generator set and settled, the
+counter armed, the loaded sequence played `repetitions` times and its gates read. The
+framework's cost per point is the difference; the issue asks for at most 15 ms.
+
+    .venv/bin/python bench/nv_overhead.py [--points 41] [--repetitions 20000] [--repeat 2]
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import tango
+
+from nanomri.cli.door import DoorClient
+from nanomri.cli.stack import ROOT, Paths, down, up
+from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.nv_spin import ZERO_FIELD_SPLITTING
+
+SPAN = 40e6  # Hz around the zero-field line
+
+
+def macro_time(client: DoorClient, line: str) -> float:
+    """Wall time of one macro line, which must succeed."""
+    start = time.perf_counter()
+    result = client.run(line)
+    if not result.succeeded:
+        raise SystemExit(f"{line!r} did not succeed: {result.ending} {result.errors}")
+    return time.perf_counter() - start
+
+
+def proxy(name: str) -> tango.DeviceProxy:
+    device = tango.DeviceProxy(name)
+    device.set_source(tango.DevSource.DEV)
+    return device
+
+
+def wait(condition) -> None:
+    while not condition():
+        time.sleep(0.0005)
+
+
+def instruments_time(frequencies: list[float], repetitions: int) -> float:
+    """The bare device loop over the points (the sequence nvmode loaded), in seconds."""
+    mw, sequencer, counter = (proxy(f"nanomri/confocal/{n}") for n in ("mw", "sequencer",
+                                                                        "counter"))
+    sequencer.repetitions = repetitions
+    counter.counting_mode = int(CountingMode.SEQUENCE)
+    start = time.perf_counter()
+    for frequency in frequencies:
+        mw.frequency = frequency
+        wait(lambda: mw.settled)
+        counter.Start()
+        sequencer.Run()
+        wait(lambda: sequencer.state() != tango.DevState.RUNNING)
+        counter.gate_counts  # noqa: B018 - the read is what the point costs
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--points", type=int, default=41)
+    args.add_argument("--repetitions", type=int, default=20000)
+    args.add_argument("--repeat", type=int, default=2, help="runs of each (best is kept)")
+    opts = args.parse_args()
+    n, reps = opts.points, opts.repetitions
+    f0, f1 = ZERO_FIELD_SPLITTING - SPAN / 2, ZERO_FIELD_SPLITTING + SPAN / 2
+    frequencies = [f0 + (f1 - f0) * i / (n - 1) for i in range(n)]
+    line = f"odmr {f0} {f1} {n} {reps} pulsed"
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = Paths(ROOT, Path(tmp) / "var", Path(tmp) / "results")
+        stack = up(paths, ROOT / "conf" / "worlds" / "confocal.yaml")
+        os.environ["TANGO_HOST"] = stack.tango_host
+        client = DoorClient(stack.door, echo=lambda stream, text: None)
+        try:
+            macro_time(client, "laser_on 1e-3")
+            macro = min(macro_time(client, line) for _ in range(opts.repeat))
+            macro_time(client, "nvmode odmr")
+            bare = min(instruments_time(frequencies, reps) for _ in range(opts.repeat))
+        finally:
+            client.close()
+            down(paths)
+    per_point = {"odmr (step)": 1e3 * macro / n, "instruments": 1e3 * bare / n}
+    print(f"{line}: best of {opts.repeat}")
+    for name, ms in per_point.items():
+        print(f"  {name:12s} {ms:8.2f} ms/point")
+    cost = per_point["odmr (step)"] - per_point["instruments"]
+    print(f"  framework cost {cost:.2f} ms/point (issue 14: <= 15), "
+          f"ratio {per_point['odmr (step)'] / per_point['instruments']:.2f}")
+    print("  odmr --continuous: not built yet")
+
+
+if __name__ == "__main__":
+    main()
