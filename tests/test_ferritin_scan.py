@@ -21,8 +21,7 @@ from nanomri.world import World, load_world
 
 from .conftest import ROOT, StackRun, started_stack
 from .fake_clock import FakeClock
-from .test_pulsed_macros import last_file
-from .test_stock_scans import device
+from .stack_helpers import device, written_file
 
 pytestmark = pytest.mark.stack
 
@@ -61,7 +60,7 @@ def cell(request, tmp_path_factory):
 
 def run_file(stack: StackRun, line: str) -> tuple[str, Path]:
     done = stack.run_ok(line)
-    return done.stdout, last_file(stack, done.stdout + done.stderr)
+    return done.stdout, written_file(done.stdout + done.stderr)
 
 
 def expected_image(model: World, x: np.ndarray, y: np.ndarray, gap: float,

@@ -5,7 +5,6 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -17,6 +16,7 @@ from nanomri.nexus import read_image
 from nanomri.world import load_world
 
 from .conftest import NANOMRI, ROOT, StackRun, stack_env, still_running
+from .stack_helpers import started_scan
 
 pytestmark = pytest.mark.stack
 
@@ -28,21 +28,6 @@ RASTER = "raster x 10e-6 15e-6 26 y 10e-6 15e-6 26 0.002"  # 200 nm pixels
 def newest_scan(stack: StackRun) -> h5py.File:
     files = sorted((stack.results / "scans").glob("scan_*.h5"))
     return h5py.File(files[-1], "r")
-
-
-def started_scan(stack: StackRun, before: set, lines: int, timeout: float = 120) -> Path:
-    """The new scan file, once `lines` of its image are complete."""
-    deadline = time.monotonic() + timeout
-    while True:
-        assert time.monotonic() < deadline, f"no scan with {lines} complete lines"
-        new = set((stack.results / "scans").glob("scan_*.h5")) - before
-        if new:
-            (path,) = new
-            with h5py.File(path, "r") as h5:
-                image = h5["entry/data/counts"][()]
-            if (~np.isnan(image).any(axis=1)).sum() >= lines:
-                return path
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +270,6 @@ def test_every_attribute_of_every_device_is_readable_by_a_plain_client(stack: St
 
 TWO_STACKS = """
 import sys
-from pathlib import Path
 from nanomri.cli.stack import Paths, down, up
 root, tmp = Path(sys.argv[1]), Path(sys.argv[2])
 for name in ("first", "second"):  # as make demo does: one process, two databases in turn

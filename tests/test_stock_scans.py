@@ -15,10 +15,10 @@ import pytest
 import tango
 from scipy.optimize import curve_fit
 
-from nanomri.nexus import read_columns
 from nanomri.world import load_world
 
 from .conftest import StackRun
+from .stack_helpers import device, last_scan, nxscan_entry
 from .tango_context import CONFOCAL, wait_while
 
 pytestmark = pytest.mark.stack
@@ -27,36 +27,6 @@ MODEL = load_world(CONFOCAL)
 NV = MODEL.sample.nv_centres[0]
 CAMERA = MODEL.instruments.camera
 STEP = 50e-9  # m, of the scans across the NV
-
-
-def device(stack: StackRun, name: str) -> tango.DeviceProxy:
-    """A Tango device (or Pool element) of the stack, read from the device itself."""
-    host = json.loads((stack.state / "stack.json").read_text())["tango_host"]
-    proxy = tango.DeviceProxy(f"tango://{host}/{name}")
-    proxy.set_source(tango.DevSource.DEV)
-    return proxy
-
-
-def nxscan_entry(stack: StackRun, serialno: str) -> dict[str, np.ndarray]:
-    """Every column Sardana's NXscanH5 recorder wrote of scan `serialno`."""
-    with h5py.File(stack.results / "scans" / "nxscan.h5", "r") as h5:
-        return {name: data[()] for name, data in h5[f"entry{serialno}/measurement"].items()
-                if isinstance(data, h5py.Dataset)}
-
-
-def last_scan(stack: StackRun) -> dict[str, np.ndarray]:
-    """Every column of the newest scan file, once checked against the same scan's entry in
-    Sardana's NXscanH5 file: both recorders wrote the same numbers."""
-    path = sorted((stack.results / "scans").glob("scan_*.h5"))[-1]
-    _, ours = read_columns(path)
-    with h5py.File(path, "r") as h5:
-        serialno = h5["entry/entry_identifier"][()].decode()
-    sardanas = nxscan_entry(stack, serialno)
-    both = ours.keys() & sardanas.keys()
-    assert both, f"{sorted(ours)} against NXscanH5's {sorted(sardanas)}"
-    for name in both:
-        np.testing.assert_allclose(sardanas[name], ours[name], err_msg=name)
-    return ours
 
 
 def peak(x: np.ndarray, counts: np.ndarray) -> float:
