@@ -24,8 +24,8 @@ from nanomri.sequence import Pulse, Sequence
 from nanomri.world import load_world
 
 from .conftest import ROOT
+from .magnet_worlds import fast_world
 from .tango_context import CONFOCAL, WORLD, device, devices, reason, wait_while
-from .test_magnet import fast_world
 
 
 def controller_module(name: str):

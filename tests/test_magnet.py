@@ -22,6 +22,7 @@ from nanomri.world import WorldError, parse_world
 
 from .conftest import ROOT
 from .fake_clock import FakeClock
+from .magnet_worlds import fast_world, world_text
 from .tango_context import CONFOCAL, device, reason, wait_while
 
 AMI_YAML = ROOT / "tests" / "visa" / "magnet.yaml"
@@ -30,30 +31,10 @@ SUPPLIES = ",".join(f"TCPIP0::192.168.1.{n}::7180::SOCKET" for n in (11, 12, 13)
 DEVICE_SUPPLIES = SUPPLIES.replace(",", "+")
 
 
-def world_text(**magnet) -> str:
-    """The confocal world with its magnet section changed by `magnet`; the other optional
-    instruments are left out (the magnet needs none of them)."""
-    world = yaml.safe_load(CONFOCAL.read_text())
-    instruments = world["instruments"]
-    for name in set(instruments) - {"scanner", "laser", "photon_counter", "magnet"}:
-        del instruments[name]
-    instruments["magnet"].update(magnet)
-    return yaml.safe_dump(world)
-
-
 def sim(**magnet) -> tuple[FakeClock, SimVectorMagnet]:
     clock = FakeClock()
     model = parse_world(world_text(**magnet))
     return clock, SimVectorMagnet(SimWorld(model, clock), model.instruments.magnet)
-
-
-def fast_world(tmp_path, **magnet) -> str:
-    """A `sim:` driver on a world whose magnet ramps 0.25 T/s and switches in about a second."""
-    fast = dict(max_ramp_rate=1.0, initial_ramp_rate=0.25, switch_heat_time=0.8,
-                switch_cool_time=1.0)
-    path = tmp_path / "fast_magnet.yaml"
-    path.write_text(world_text(**{**fast, **magnet}))
-    return f"sim:{path}"
 
 
 def ami(tmp_path, options: str = ";max_ramp_rate=0.01", supplies: str = SUPPLIES,
