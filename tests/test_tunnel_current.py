@@ -15,8 +15,9 @@ from nanomri.simulators.sim_world import SimWorld
 from nanomri.tunnelling import gap_for_current, tunnel_current
 from nanomri.world import WorldError, parse_world
 
+from .fake_clock import FakeClock
+from .probe_worlds import PLANE, engaged, model, refused, setup, world_data
 from .tango_context import CONFOCAL, device, devices, reason, wait_while
-from .test_probe import PLANE, FakeClock, engaged, model, refused, setup, world_data
 
 G0, KAPPA = 7.75e-5, 1.0e10
 
