@@ -151,6 +151,13 @@ class PulseSequencer(InstrumentDevice):
         with refusals():
             self.driver.set_start(self.driver.start()[0], require_finite("delay", value))
 
+    @attribute(dtype=float, unit="s", format="%.6e",
+               doc="from the start trigger of the last triggered run to its first sample, less "
+                   "the delay, as timed on the sample clock; NaN before such a run")
+    def trigger_lag(self) -> float:
+        lag = self.driver.trigger_lag()
+        return float("nan") if lag is None else lag
+
     @attribute(dtype=int, format="%d", doc="repetitions completed in the current or last run")
     def completed(self) -> int:
         return self.driver.progress()[0]

@@ -67,9 +67,10 @@ class Trajectory:
         j = int(np.searchsorted(self.starts, t, side="right") - 1)
         return float(self.velocities[j] + self.accelerations[j] * (t - self.starts[j]))
 
-    def crossing(self, level: float, after: float) -> float | None:
+    def crossing(self, level: float, after: float, direction: int = 0) -> float | None:
         """The first time from `after` on at which the axis is at `level`, None if never: what a
-        position comparator of the stage controller sees."""
+        position comparator of the stage controller sees. With `direction` +1 (-1) only a
+        crossing while moving up (down), or arriving there, counts."""
         if self.starts.size == 0 or after >= self.end:
             return after if self.final == level else None
         first = max(int(np.searchsorted(self.starts, after, side="right")) - 1, 0)
@@ -80,7 +81,7 @@ class Trajectory:
             end = self.starts[j + 1] if j + 1 < self.starts.size else self.end
             lo = max(after - begin, 0.0) - CROSSING_SLACK
             dt = _first_root(0.5 * self.accelerations[j], self.velocities[j],
-                             self.positions[j] - level, lo, end - begin)
+                             self.positions[j] - level, lo, end - begin, direction)
             if dt is not None:  # a level passed just at `after` (rounding) is passed then
                 return max(float(begin + dt), after)
         return self.end if self.final == level else None
@@ -126,8 +127,10 @@ class Trajectory:
                           t + t_stop, final, t + t_stop + settle)
 
 
-def _first_root(a: float, b: float, c: float, lo: float, hi: float) -> float | None:
-    """The smallest x in [lo, hi] with a x² + b x + c = 0, None if there is none."""
+def _first_root(a: float, b: float, c: float, lo: float, hi: float,
+                direction: int = 0) -> float | None:
+    """The smallest x in [lo, hi] with a x² + b x + c = 0 where the slope 2 a x + b is not
+    against `direction` (0: any slope), None if there is none."""
     if a == 0.0:
         roots = [-c / b] if b != 0.0 else ([lo] if c == 0.0 else [])
     else:
@@ -136,7 +139,7 @@ def _first_root(a: float, b: float, c: float, lo: float, hi: float) -> float | N
             return None
         q = -0.5 * (b + np.copysign(np.sqrt(disc), b))  # stable form of the two roots
         roots = [q / a, c / q] if q != 0.0 else [0.0]
-    inside = [x for x in roots if lo <= x <= hi]
+    inside = [x for x in roots if lo <= x <= hi and direction * (2 * a * x + b) >= 0]
     return min(inside) if inside else None
 
 

@@ -9,6 +9,7 @@ import yaml
 
 from nanomri.devices.sequencer import PulseSequencer
 from nanomri.interfaces.errors import Refused
+from nanomri.interfaces.scanner import PathMove
 from nanomri.interfaces.sequencer import PositionGates, StartTrigger
 from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.scanner import SimScanner
@@ -410,6 +411,25 @@ def test_position_gates_stop_at_the_first_window_the_stage_never_reaches():
     stage.move_to("x", x0 + 1e-6)
     clock.now += 1.0
     assert len(seq.playback.windows("gate", clock.now)) == 2 and not seq.is_running()
+
+
+def test_position_gates_open_only_when_the_stage_heads_for_their_closing_edge():
+    clock, world, seq, stage = stage_and_sequencer()
+    x0 = stage.position("x")
+    forward, backward = (x0 + 2e-7, x0 + 3e-7), (x0 + 3e-7, x0 + 2e-7)
+    seq.load_position_gates(PositionGates("x", (forward, forward, backward)))
+    seq.run()
+    stage.load_path([PathMove("x", 0.0, x0 + 1e-6, 1e-4), PathMove("x", 0.1, x0, 1e-4),
+                     PathMove("x", 0.2, x0 + 1e-6, 1e-4), PathMove("x", 0.3, x0, 1e-4)])
+    stage.run_path()
+    clock.now += 1.0
+    gates = seq.playback.windows("gate", clock.now)
+    path = world.paths["x"]
+    starts = path.position(gates[:, 0])
+    # out, back (passing the first edge the wrong way opens nothing), out again, back again
+    assert np.allclose(starts, [forward[0], forward[0], backward[0]], rtol=0, atol=1e-12)
+    assert [path.velocity(t) > 0 for t in gates[:, 0]] == [True, True, False]
+    assert gates[1, 0] - seq.playback.start > 0.2 and gates[2, 0] - seq.playback.start > 0.3
 
 
 def test_position_gates_the_comparator_cannot_take_are_refused_and_a_sequence_replaces_them():

@@ -22,9 +22,10 @@ MAX_DELAY = 100.0  # s, longest hold between the start trigger and the first sam
 @dataclass(frozen=True)
 class PositionGates:
     """Gates in the position domain: the stage controller's position comparator, wired to the
-    sequencer's gate channel, opens gate k when `axis` passes `windows[k][0]` and closes it
-    when the axis next passes `windows[k][1]`, gate after gate, from the stage's next move on.
-    Where the stage really is decides, whatever its speed and ramps."""
+    sequencer's gate channel, opens gate k when `axis` passes `windows[k][0]` heading for
+    `windows[k][1]` and closes it when the axis next passes `windows[k][1]`, gate after gate,
+    from the stage's next move on. Where the stage really is decides, whatever its speed, ramps
+    and lag; passing an edge the other way (a flyback) opens nothing."""
 
     axis: str
     windows: tuple[tuple[float, float], ...]
@@ -100,3 +101,9 @@ class SequencerDriver(Protocol):
 
     def start(self) -> tuple[StartTrigger, float]:
         """The start trigger and delay of the next run."""
+
+    def trigger_lag(self) -> float | None:
+        """Seconds from the start trigger of the last run a trigger started to its first sample,
+        less the delay set, as the instrument timed its trigger input on its sample clock; None
+        before such a run. Gates timed from a stage's motion-start output play that much later
+        than the motion."""

@@ -41,6 +41,7 @@ class SimSequencer:
         self._repetitions = 1
         self._trigger, self._delay = StartTrigger.IMMEDIATE, 0.0
         self._armed = False  # Run waits for the stage's next motion start
+        self._trigger_lag: float | None = None  # as timed on the last triggered run
         world.on_motion_start(self._motion_started)
 
     def upload_time(self, steps: int) -> float:
@@ -115,18 +116,22 @@ class SimSequencer:
             self._armed = False
             if self._position_gates is None:
                 self._play(t)
+                self._trigger_lag = self.playback.start - t - self._delay
             else:
                 self.playback = Playback(self._compared(self._position_gates, t), t, 1)
 
     def _compared(self, gates: PositionGates, t: float) -> Sequence:
         """The gates the stage's comparator gives along the path the stage now follows from
-        `t`, on the sample grid; it stops at the first window the stage never reaches. A gate
+        `t`, on the sample grid: each opens where the stage passes its first edge heading for
+        its second (a flyback passing it the other way opens nothing); it stops at the first
+        window the stage never reaches. A gate
         that would touch the next closes one sample early, so each stays a gate of its own."""
         path, step = self.world.paths[gates.axis], self.constraints.step
         edges, after = [], t
         for opens, closes in gates.windows:
-            t_open = path.crossing(opens, after)
-            t_close = None if t_open is None else path.crossing(closes, t_open)
+            way = 1 if closes > opens else -1
+            t_open = path.crossing(opens, after, way)
+            t_close = None if t_open is None else path.crossing(closes, t_open, way)
             if t_close is None:
                 break
             edges.append((round((t_open - t) / step), round((t_close - t) / step)))
@@ -152,6 +157,9 @@ class SimSequencer:
 
     def start(self) -> tuple[StartTrigger, float]:
         return self._trigger, self._delay
+
+    def trigger_lag(self) -> float | None:
+        return self._trigger_lag
 
     def progress(self) -> tuple[int, int]:
         if self._armed:
