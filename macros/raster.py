@@ -9,8 +9,10 @@ centred on its pixel; `--bidirectional` sweeps odd lines backwards. On other mot
 per-point hooks, `step` runs on Sardana's step scan (a move and a count per pixel).
 """
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import tango
@@ -19,7 +21,10 @@ from sardana.macroserver.scan import SScan, TScan
 from sardana.macroserver.scan.gscan import MoveableDesc, ScanException, generate_timestamps
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 
-from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster, with_approach
+from nanomri.interfaces.scanner import PathMove
+from nanomri.interfaces.sequencer import StartTrigger
+from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster, with_approach, with_gate_lag
+from nanomri.sequence import Pulse, Sequence
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
 PER_POINT_HOOKS = ("pre-move", "post-move", "post-step")
@@ -27,6 +32,8 @@ MODES = ("step", "--continuous", "--bidirectional")
 PAUSE_POLL = 0.05  # s between looks at a pause request while the stage plays a program
 REST_WAIT = 2.0  # s for a stopped stage to come to rest before the Pool is told where it is
 PAUSE_MARGIN = 0.05  # s: a line ending this close to a pause is taken again, to be sure
+LAG_WAIT = 5.0  # s at most for the sequencer to time its start on a calibration run
+ONE_GATE = Sequence((Pulse("gate", 0.0, 1e-6),), 1e-6)  # what a calibration run plays
 
 
 def raster_axes(start: float, end: float, n: int, name: str) -> np.ndarray:
@@ -97,13 +104,14 @@ class raster(Macro, Hookable):
             self._gScan = SScan(self, self._generator, moveables, env)
         else:
             self.mode, self.limits = mode.lstrip("-"), stage_limits(self.scanner)
+            self.fast_axis = self._axis(fast)
             self.plan = self.plan_from(0)
             self._gScan = HardwareRaster(self, moveables, env)
         self.setData(self._gScan.data)
 
     def plan_from(self, line: int) -> RasterPlan:
         """The hardware program of the lines from `line` on, each swept as in the whole image."""
-        return plan_raster(self._axis(self.getMoveable(self.fast_name)), self.fast_positions,
+        return plan_raster(self.fast_axis, self.fast_positions,
                            self._axis(self.getMoveable(self.slow_name)),
                            self.slow_positions[line:], self.dwell, self.mode, *self.limits,
                            first_backwards=line % 2 == 1)
@@ -192,21 +200,33 @@ def stage_limits(scanner: tango.DeviceProxy) -> tuple[dict[str, AxisLimits], flo
 def synch_description(plan: RasterPlan) -> list[dict]:
     """One Sardana synchronisation group per line (time domain, from the program's start):
     `Initial` where the line's first gate opens, `Delay` from the previous group's last gate
-    as Sardana's generate_timestamps counts it."""
+    as Sardana's generate_timestamps counts it; a sweep's groups also in the position domain
+    (its pixel edges along the fast axis, signed in the sweep's direction)."""
     groups, last = [], 0.0
-    for gates in plan.line_gates():
+    windows = plan.line_windows() if plan.windows is not None else [None] * plan.lines
+    for gates, edges in zip(plan.line_gates(), windows, strict=True):
         first = float(gates[0, 0])
-        period = float(gates[1, 0] - gates[0, 0]) if len(gates) > 1 else float(gates[0, 1] -
-                                                                              gates[0, 0])
-        groups.append({
+        group = {
             SynchParam.Initial: {SynchDomain.Time: first},
             SynchParam.Delay: {SynchDomain.Time: first - last},
             SynchParam.Active: {SynchDomain.Time: float(gates[0, 1] - gates[0, 0])},
-            SynchParam.Total: {SynchDomain.Time: period},
+            SynchParam.Total: {SynchDomain.Time: _period(gates)},
             SynchParam.Repeats: len(gates),
-        })
+        }
+        if edges is not None:
+            group[SynchParam.Initial][SynchDomain.Position] = float(edges[0, 0])
+            group[SynchParam.Active][SynchDomain.Position] = float(edges[0, 1] - edges[0, 0])
+            group[SynchParam.Total][SynchDomain.Position] = _period(edges)
+        groups.append(group)
         last = float(gates[-1, 0])
     return groups
+
+
+def _period(windows: np.ndarray) -> float:
+    """From one window's opening to the next's (a single window's length)."""
+    if len(windows) > 1:
+        return float(windows[1, 0] - windows[0, 0])
+    return float(windows[0, 1] - windows[0, 0])
 
 
 class HardwareRaster(TScan):
@@ -256,12 +276,15 @@ class HardwareRaster(TScan):
         mg.setNbStarts(1)
         self.data.initial_data = self._expected()
         line = 0
-        while line < macro.plan.lines:
-            line += self._play(line)
-            macro.pausePoint()
-            macro.checkPoint()
-            if 0 < line < macro.plan.lines:
-                macro.info(f"raster resumes at line {line} of {macro.plan.lines}")
+        self._lag = 0.0 if macro.plan.windows is not None else self._trigger_lag()
+        with self._gated_where_the_stage_is():
+            while line < macro.plan.lines:
+                line += self._play(line)
+                macro.pausePoint()
+                macro.checkPoint()
+                if 0 < line < macro.plan.lines:
+                    macro.info(f"raster resumes at line {line} of {macro.plan.lines}")
+        self._env["acqtime"] = float(np.sum(np.diff(macro.plan.gates, axis=1)))
         self.wait_value_buffer()
         self.join_thread_pool()
         self._fill_missing_records()
@@ -270,13 +293,66 @@ class HardwareRaster(TScan):
         for hook in macro.getHooks("post-acq"):
             hook()
 
+    @contextlib.contextmanager
+    def _gated_where_the_stage_is(self) -> Iterator[None]:
+        """For sweeps, the measurement group's trigger/gate elements in the position domain on
+        the fast axis while the image plays (the stage's comparator opens each gate on its
+        pixel's edge), their own settings back afterwards."""
+        if self.macro.plan.windows is None:
+            yield
+            return
+        names = {n for n in self.measurement_group.getSynchronizer().values() if n != "software"}
+        settings = {"synch_domain": "Position", "position_axis": self.macro.fast_axis}
+        elements = [tango.DeviceProxy(name) for name in sorted(names)]
+        before = [e.read_attributes(list(settings)) for e in elements]
+        try:
+            for element in elements:
+                element.write_attributes(list(settings.items()))
+            yield
+        finally:
+            for element, values in zip(elements, before, strict=True):
+                element.write_attributes([(v.name, v.value) for v in values])
+
+    def _trigger_lag(self) -> float:
+        """How long after the stage's motion-start output the sequencer plays its first sample,
+        as it timed its last triggered run, or timed now on a run of one gate that a move of
+        the stage to where it stands starts: a step image's moves wait that long, so that its
+        gates, timed from the sequencer's start, fall on the settled stage."""
+        sequencer = tango.DeviceProxy(self.macro.getEnv("NanomriInstruments")["sequencer"])
+        sequencer.set_source(tango.DevSource.DEV)
+        if np.isnan(sequencer.trigger_lag):
+            self.macro.info("raster times the sequencer's start from the stage's motion")
+            sequencer.Stop()
+            sequencer.write_attributes([("start_trigger", int(StartTrigger.STAGE_MOTION)),
+                                        ("delay", 0.0), ("repetitions", 1)])
+            sequencer.Load(ONE_GATE.to_json())
+            self._wait(lambda: sequencer.state() == tango.DevState.MOVING)  # the upload
+            sequencer.Run()
+            axis, scanner = self.macro.fast_axis, self.macro.scanner
+            here = scanner.read_attribute(axis).value
+            scanner.LoadPath(json.dumps([vars(PathMove(axis, 0.0, here,
+                                                       self.macro.limits[0][axis].velocity))]))
+            scanner.RunPath()
+            self._wait(lambda: np.isnan(sequencer.trigger_lag))
+        return float(sequencer.trigger_lag)
+
+    @staticmethod
+    def _wait(busy) -> None:
+        """Until `busy()` is false, at most LAG_WAIT s."""
+        deadline = time.monotonic() + LAG_WAIT
+        while busy():
+            if time.monotonic() > deadline:
+                raise ScanException(f"the sequencer did not time its start in {LAG_WAIT} s")
+            time.sleep(PAUSE_POLL / 5)
+
     def _play(self, first: int) -> int:
         """Acquire the lines from `first` on; return how many were completed. A pause stops
         stage and gates at once; the line in flight is dropped, noted, and taken again."""
         macro, mg = self.macro, self.measurement_group
         here = {a: v.value for a, v in zip("xyz", macro.scanner.read_attributes(list("xyz")),
                                             strict=True)}
-        plan = with_approach(macro.plan_from(first), here, *macro.limits)
+        plan = with_gate_lag(with_approach(macro.plan_from(first), here, *macro.limits),
+                             self._lag)
         self._index_offset, self._keep = first * plan.pixels, plan.gates.shape[0]
         self._held, self._released = {}, 0
         macro.scanner.LoadPath(json.dumps([vars(m) for m in plan.moves]))

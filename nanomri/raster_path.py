@@ -32,6 +32,10 @@ class RasterPlan:
 
     `gates` holds one (open, close) window per pixel in acquisition order, in seconds from the
     program's start; line k of a bidirectional image is acquired last pixel first when k is odd.
+    `windows` holds, for sweeps, the same gates as the fast axis's positions where each opens
+    and closes (the pixel's edges, in the sweep's direction), for the stage's position
+    comparator: gated there, a pixel is where the stage was, whatever the start latency of the
+    gates' timer or the stage's lag. A step image has none: its gates open at rest.
     """
 
     start: dict[str, float]
@@ -40,6 +44,7 @@ class RasterPlan:
     pixels: int
     lines: int
     reversed_odd_lines: bool
+    windows: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
@@ -49,6 +54,10 @@ class RasterPlan:
     def line_gates(self) -> list[np.ndarray]:
         """The gate windows of each line."""
         return np.split(self.gates, self.lines)
+
+    def line_windows(self) -> list[np.ndarray]:
+        """The position windows of each line (sweeps only)."""
+        return np.split(self.windows, self.lines)
 
 
 def move_time(distance: float, velocity: float, acceleration: float) -> float:
@@ -120,11 +129,13 @@ def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
     sweep = move_time(ends[1] - ends[0], velocity, f.acceleration)
     flyback = 0.0 if bidirectional else move_time(ends[1] - ends[0], f.velocity, f.acceleration)
     opens = ramp + dwell * np.arange(len(fast))
-    moves, gates, t = [], [], 0.0
+    edges = np.column_stack([fast - pitch / 2, fast + pitch / 2])
+    moves, gates, windows, t = [], [], [], 0.0
     for k, y in enumerate(slow):
         backwards = bidirectional and (k + first_backwards) % 2 == 1
         moves.append(PathMove(fast_axis, t, ends[0] if backwards else ends[1], velocity))
         gates.append(np.column_stack([t + opens, t + opens + dwell]))
+        windows.append(edges[::-1, ::-1] if backwards else edges)
         if k + 1 < len(slow):
             leave = t + sweep
             step = move_time(slow[k + 1] - y, s.velocity, s.acceleration)
@@ -134,7 +145,8 @@ def _plan_sweeps(fast_axis, fast, slow_axis, slow, dwell, limits, settle, pitch,
             t = leave + max(flyback, step) + settle
     first = ends[1] if bidirectional and first_backwards else ends[0]
     return RasterPlan({fast_axis: first, slow_axis: float(slow[0])}, tuple(moves),
-                      np.concatenate(gates), len(fast), len(slow), bidirectional)
+                      np.concatenate(gates), len(fast), len(slow), bidirectional,
+                      np.concatenate(windows))
 
 
 def with_approach(plan: RasterPlan, here: dict[str, float], limits: dict[str, AxisLimits],
@@ -147,6 +159,17 @@ def with_approach(plan: RasterPlan, here: dict[str, float], limits: dict[str, Ax
         return plan
     delay = max(move_time(m.target - here[m.axis], m.velocity, limits[m.axis].acceleration)
                 for m in moves) + settle
-    later = tuple(dataclasses.replace(m, start=m.start + delay) for m in plan.moves)
-    return dataclasses.replace(plan, start=dict(here), moves=tuple(moves) + later,
+    return dataclasses.replace(plan, start=dict(here), moves=tuple(moves) + _later(plan, delay),
                                gates=plan.gates + delay)
+
+
+def with_gate_lag(plan: RasterPlan, lag: float) -> RasterPlan:
+    """The plan for gates whose timer starts `lag` s after the program (a sequencer started by
+    the stage's motion-start output, with its start latency): every move that much later, so
+    that each gate, timed from the timer's start, still falls where the plan puts the stage."""
+    return dataclasses.replace(plan, moves=_later(plan, lag))
+
+
+def _later(plan: RasterPlan, delay: float) -> tuple[PathMove, ...]:
+    """The plan's moves `delay` s later."""
+    return tuple(dataclasses.replace(m, start=m.start + delay) for m in plan.moves)

@@ -6,7 +6,13 @@ import pytest
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.scanner import PathMove
-from nanomri.raster_path import AxisLimits, move_time, plan_raster, with_approach
+from nanomri.raster_path import (
+    AxisLimits,
+    move_time,
+    plan_raster,
+    with_approach,
+    with_gate_lag,
+)
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
@@ -22,9 +28,9 @@ FAST = np.linspace(10e-6, 12e-6, 21)  # 100 nm pixels
 SLOW = np.linspace(10e-6, 10.4e-6, 5)
 
 
-def played(mode: str, dwell: float = 1e-3):
+def played(mode: str, dwell: float = 1e-3, lag: float = 0.0):
     """The plan of a small image and the stage that played it, approach included, from where
-    the stage rested away from the image."""
+    the stage rested away from the image, for gates whose timer starts `lag` s after it."""
     clock = FakeClock()
     stage = SimScanner(SimWorld(MODEL, clock))
     plan = plan_raster("x", FAST, "y", SLOW, dwell, mode, LIMITS, SPEC.settle_time)
@@ -33,9 +39,9 @@ def played(mode: str, dwell: float = 1e-3):
     clock.now += 1.0
     here = {axis: stage.position(axis) for axis in "xyz"}
     assert all(here[axis] != plan.start[axis] for axis in "xy")
-    plan = with_approach(plan, here, LIMITS, SPEC.settle_time)
+    plan = with_gate_lag(with_approach(plan, here, LIMITS, SPEC.settle_time), lag)
     stage.load_path(plan.moves)
-    t0 = clock.now
+    t0 = clock.now + lag
     duration = stage.run_path()
     return plan, stage, t0, duration
 
@@ -57,21 +63,24 @@ def test_each_sweep_gate_spans_its_pixel_at_constant_velocity(mode):
     np.testing.assert_allclose(centres, FAST[pixel_order(plan)], atol=1e-12)
     np.testing.assert_allclose(np.abs(x.position(closes) - x.position(opens)),
                                FAST[1] - FAST[0], rtol=1e-9)
+    for edge, times in enumerate((opens, closes)):  # the comparator's edges are the same
+        np.testing.assert_allclose(x.position(times), plan.windows[:, edge], atol=1e-12)
     lines = np.repeat(SLOW, plan.pixels)
     np.testing.assert_allclose(stage.paths["y"].position(opens), lines, atol=1e-12)
     np.testing.assert_allclose(stage.paths["y"].position(closes), lines, atol=1e-12)
     assert duration >= plan.duration
 
 
-def test_step_gates_count_at_rest_on_each_settled_pixel():
-    plan, stage, t0, _ = played("step")
+@pytest.mark.parametrize("lag", [0.0, 4e-3])
+def test_step_gates_count_at_rest_on_each_settled_pixel_whatever_their_timer_lag(lag):
+    plan, stage, t0, _ = played("step", dwell=0.5e-3, lag=lag)
     for axis, pixels in (("x", FAST[pixel_order(plan)]), ("y", np.repeat(SLOW, plan.pixels))):
         path = stage.paths[axis]
         for edge in (0, 1):
             np.testing.assert_allclose(path.position(t0 + plan.gates[:, edge]), pixels,
                                        atol=1e-15)
     period = np.diff(plan.gates[: plan.pixels, 0])
-    expected = 1e-3 + move_time(FAST[1] - FAST[0], LIMITS["x"].velocity,
+    expected = 0.5e-3 + move_time(FAST[1] - FAST[0], LIMITS["x"].velocity,
                                 LIMITS["x"].acceleration) + SPEC.settle_time
     np.testing.assert_allclose(period, expected)
 
