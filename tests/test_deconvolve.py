@@ -1,5 +1,5 @@
 """Deconvolution of DEER images (seed 001, Fig. 3d): dark spins drawn at random in a layer, the
-image made with the world's tip and dark-spin physics and noise (tests/test_layer.py); the
+image made with the world's tip and dark-spin physics and noise (tests/dark_spin_data.py); the
 deconvolved spins per voxel of the layer's plane must show where the spins are."""
 
 import numpy as np
@@ -7,8 +7,9 @@ import pytest
 
 from nanomri import dark_spins
 from nanomri.analysis.deconvolve import deconvolve
+from nanomri.cli.demo_layer import TAU
 
-from .test_layer import DENSITY, RADIUS, TAU, measured_lab, spins_image
+from .dark_spin_data import DENSITY, RADIUS, measured_lab, spins_image
 
 NM = 1e-9
 HEIGHT = 10e-9  # m of the layer over the NV (seed 001)

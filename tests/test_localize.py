@@ -5,36 +5,27 @@ the analysis sees only the images, the map and a DEER spectrum."""
 import numpy as np
 import pytest
 
-from nanomri import dark_spins, magnetic_tip
-from nanomri.analysis import fits
+from nanomri import dark_spins
 from nanomri.analysis import localize as lz
 from nanomri.nv_spin import GAMMA_E
-from nanomri.world import load_world
 
-from .conftest import ROOT
+from .dark_spin_data import (
+    BIAS,
+    CONTRAST,
+    LOCK_NOISE,
+    NOISE,
+    RF_OFFSET,
+    SENSOR,
+    dark_spin_line,
+    flips,
+    grid,
+    tip_field,
+)
 
 NM = 1e-9
-SENSOR = load_world(ROOT / "conf" / "worlds" / "confocal.yaml").sensor
-DIPOLES = np.array([d.offset for d in SENSOR.tip]), np.array([d.moment for d in SENSOR.tip])
-BIAS = 0.12  # T along the NV axis (z), seed 001
-RF_RABI, RF_PI = 5e6, 100e-9  # Hz, s: the world's RF pi pulse at 10 mW
-T2_STAR = SENSOR.dark_spins.t2_star
-RF_OFFSET = 250e6  # Hz above the dark spins' tip-away line
-LOCK_NOISE = 1e6  # Hz, one sigma of a locked NV frequency (freqlock, CW, 1e4 repetitions)
-CONTRAST, NOISE = 0.2, 0.03  # DEER dip of a flipped spin, one sigma of a ratio (1e5 reps)
 IMAGE_XY = np.arange(-8, 8.01, 1.0) * NM  # tip from the NV, pixels of 1 nm
 IMAGE_Z = np.arange(30, 46.01, 2.0) * NM  # tip apex heights over the NV: a stack of 9 planes
 MAP_XY, MAP_Z = np.arange(-18, 18.01, 6.0) * NM, np.arange(22, 58.01, 6.0) * NM  # 6 nm pitch
-
-
-def tip_field(at: np.ndarray, tips: np.ndarray) -> np.ndarray:
-    """Field (T) at `at` (3,) from the NV with the tip's apex at `tips` (n, 3)."""
-    return magnetic_tip.dipole_field(at - tips, *DIPOLES)
-
-
-def grid(x, y, z, values=None) -> lz.Grid:
-    shape = (len(x), len(y), len(z))
-    return lz.Grid((x, y, z), np.zeros(shape) if values is None else values.reshape(shape))
 
 
 def frequency_lock_map(rng) -> lz.FieldMap:
@@ -45,18 +36,6 @@ def frequency_lock_map(rng) -> lz.FieldMap:
     locked = abs(2.87e9 - GAMMA_E * (bias + tip_field(np.zeros(3), tips))[:, 2])
     locked += rng.normal(0, LOCK_NOISE, locked.size)
     return lz.FieldMap(grid(MAP_XY, MAP_XY, MAP_Z, lz.field_from_lock(locked, far, BIAS)))
-
-
-def flips(resonances: np.ndarray, rf: float) -> np.ndarray:
-    return dark_spins.flip_probability(resonances - rf, RF_RABI, RF_PI, T2_STAR)
-
-
-def dark_spin_line(rng) -> tuple[float, lz.Line]:
-    """The DEER spectrum with the tip away: the line's centre (Hz) and its fitted shape."""
-    f = GAMMA_E * BIAS + np.linspace(-20e6, 20e6, 81)
-    spectrum = 1 - CONTRAST * flips(GAMMA_E * BIAS, f) + rng.normal(0, NOISE / 2, f.size)
-    fit = fits.odmr(f, spectrum)
-    return fit["centre"], lz.lorentzian_line(fit["fwhm"])
 
 
 def deer_image(rng, spins: np.ndarray, weights: np.ndarray, heights=IMAGE_Z) -> lz.Grid:

@@ -9,14 +9,14 @@ import pytest
 from cli.locate import layer_files, locate_files
 from cli.main import main
 from nanomri import dark_spins
+from nanomri.cli.demo_layer import MAP_XY as LAYER_MAP_XY
+from nanomri.cli.demo_layer import MAP_Z as LAYER_MAP_Z
+from nanomri.cli.demo_layer import RF_OFFSET as LAYER_RF_OFFSET
+from nanomri.cli.demo_layer import TAU
 from nanomri.nexus import COUNTER, MOTOR, Column, Instrument, ScanFile
 from nanomri.nv_spin import GAMMA_E, transition_frequency
 
-from .test_layer import MAP_XY as LAYER_MAP_XY
-from .test_layer import MAP_Z as LAYER_MAP_Z
-from .test_layer import RF_OFFSET as LAYER_RF_OFFSET
-from .test_layer import TAU, layer_image
-from .test_localize import BIAS, CONTRAST, RF_OFFSET, SENSOR, flips, tip_field
+from .dark_spin_data import BIAS, CONTRAST, RF_OFFSET, SENSOR, flips, layer_image, tip_field
 
 NM = 1e-9
 NV = np.array([2.5e-6, 2.5e-6, 0.4955e-6])  # the NV in the scan head's frame: motor positions
