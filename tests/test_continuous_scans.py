@@ -18,8 +18,8 @@ from nanomri.nexus import read_image
 from nanomri.world import load_world
 
 from .conftest import NANOMRI, StackRun
+from .stack_helpers import started_scan
 from .tango_context import CONFOCAL
-from .test_stack import started_scan
 
 NV = load_world(CONFOCAL).sample.nv_centres[0]
 PIXEL = 20e-9
