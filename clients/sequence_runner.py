@@ -1,17 +1,15 @@
-"""Playing a pulse sequence on the sequencer and counting its gates: one point of an NV
-measurement, as every NV macro takes it."""
+"""The sequencer, counter, laser and generators of one set-up, driven directly for what is
+not a scan point: freqlock's probes of the NV's line, refocus's timed counts."""
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tango
 
+from nanomri.clients.device_settings import ensure
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
-from nanomri.interfaces.sequencer import StartTrigger
-from nanomri.sequence import Sequence
 
 REQUIRED = ("sequencer", "counter", "laser", "mw")
 OPTIONAL = ("rf",)
@@ -46,29 +44,14 @@ class SequenceRunner:
         if gated:
             laser.emission = True
 
-    def play(self, sequence: Sequence, repetitions: int) -> np.ndarray:
-        """Photons of each gate of `sequence`, summed over `repetitions`."""
-        self.load(sequence)
-        return self.run(repetitions)
-
-    def load(self, sequence: Sequence) -> None:
-        """Upload `sequence`, to start at Run without delay (a hardware-gated scan leaves the
-        sequencer waiting for the stage); the upload takes its real time."""
-        sequencer = self.dev["sequencer"]
-        sequencer.start_trigger = int(StartTrigger.IMMEDIATE)
-        sequencer.delay = 0.0
-        sequencer.Load(sequence.to_json())
-        self._wait(sequencer, tango.DevState.MOVING)
-        self.length = sequence.length
-
     def run(self, repetitions: int) -> np.ndarray:
         """Play the loaded sequence; photons of each of its gates."""
         sequencer, counter = self.dev["sequencer"], self.dev["counter"]
-        sequencer.repetitions = repetitions
-        counter.counting_mode = int(CountingMode.SEQUENCE)
+        ensure(sequencer, "repetitions", repetitions)
+        ensure(counter, "counting_mode", CountingMode.SEQUENCE)
         counter.Start()
         sequencer.Run()
-        self._wait(sequencer, tango.DevState.RUNNING, repetitions * self.length + RUN_MARGIN)
+        self._wait(sequencer, tango.DevState.RUNNING, repetitions * sequencer.length + RUN_MARGIN)
         return np.asarray(counter.gate_counts, dtype=float)
 
     def count(self, dwell: float) -> float:
@@ -87,24 +70,6 @@ class SequenceRunner:
         deadline = time.monotonic() + SETTLE_WAIT
         while not generator.settled and time.monotonic() < deadline:
             time.sleep(POLL)
-
-    def stop(self) -> None:
-        self.dev["sequencer"].Stop()
-
-    @contextmanager
-    def session(self, file) -> Iterator[None]:
-        """A measurement: the laser gated by the sequencer; at its end, however it ends, `file`
-        closed with its status (Normal, or Abort if it did not get to the end), the sequencer
-        stopped and the laser back to CW."""
-        status = "Abort"
-        self.gate_laser(True)
-        try:
-            yield
-            status = "Normal"
-        finally:
-            file.close(status)
-            self.stop()
-            self.gate_laser(False)
 
     def _wait(self, proxy: tango.DeviceProxy, while_in: tango.DevState,
               timeout: float = 60.0) -> None:

@@ -14,7 +14,7 @@ import tango
 from sardana import State
 from sardana.pool.controller import CounterTimerController, Description, Type
 
-from nanomri.controllers.device_settings import ensure
+from nanomri.clients.device_settings import ensure
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.sequence import Sequence

@@ -11,7 +11,7 @@ from sardana import State
 from sardana.pool import AcqSynch
 from sardana.pool.controller import CounterTimerController, DefaultValue, Description, Type
 
-from nanomri.controllers.device_settings import ensure
+from nanomri.clients.device_settings import ensure
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 

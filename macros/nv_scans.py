@@ -1,18 +1,19 @@
-"""NV measurements over the positions of a scan head or stage: `nvline`, `nvraster`, `xyz`
-(lines, planes and stacks of any motors) and `freqlock` (the MW locked to the NV).
+"""NV measurements over the positions of a scan head or stage, as Sardana step scans on the NV
+measurement group (mg_nv): `nvline`, `nvraster`, `xyz` (lines, planes and stacks of any motors)
+and `freqlock` (the MW locked to the NV at every pixel).
 
-At every pixel the motors move and settle, then the mode's sequence (loaded once) plays
-`repetitions` times, photons counted per gate; the pixel's value is the signal gate over the
-pumped reference. Modes (`nanomri.sequences`): `t1` (dark time tau after pumping: ferritin's T1
-contrast, seed 000), `ramsey` (tau between pi/2 pulses: the fringes of a magnetic tip, seed
-001), `echo`, `deer` (echo with the RF pi pulse on the dark spins: the tip's resonant slice),
-`cwesr` (laser and MW on for tau, then MW off: the CW resonant slice). One NeXus file per scan,
-an image for a plane; an abort leaves the instruments safe and the lines done readable. With
-env `NanomriRefocus` set (s), the confocal spot is refocused on the NV between lines at most
-that often, against the sample's drift (macros/focus.py). With env `NanomriLeapfrog` set (m),
-the scan head hops between pixels: it lifts the tip by that height, moves and lands again on
-the feedback's setpoint (seed 000: the section is not dragged over the diamond); the probe's
-own leapfrog height is restored at the end.
+At every pixel the motors move and settle, then the NV counter plays the mode's sequence
+`repetitions` times (nvmode's measurements, `nanomri.sequences.MEASUREMENTS`): `t1` (dark
+time tau after pumping: ferritin's T1 contrast, seed 000), `ramsey` (tau between pi/2 pulses:
+the fringes of a magnetic tip, seed 001), `echo`, `deer` (echo with the RF pi pulse on the dark
+spins: the tip's resonant slice), `cwesr` (laser and MW on for tau, then MW off: the CW
+resonant slice); the pixel's value is `ratio`, the signal gate over the pumped reference. The
+scan framework gives hooks, pause and resume, the Door's records and both recorders (an image
+for a plane). With env `NanomriRefocus` set (s) a post-step hook refocuses the confocal spot on
+the NV between lines at most that often, against the sample's drift (macros/focus.py). With env
+`NanomriLeapfrog` set (m) the scan head hops between pixels: it lifts the tip by that height,
+moves and lands again on the feedback's setpoint (seed 000: the section is not dragged over the
+diamond); the probe's own leapfrog height is restored at the end.
 """
 
 import time
@@ -20,24 +21,20 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
-from sardana.macroserver.macro import Macro, Type
+from sardana.macroserver.macro import Hookable, Macro, Type
+from sardana.macroserver.scan import SScan
+from sardana.macroserver.scan.gscan import MoveableDesc
+from sardana.macroserver.scan.scandata import ColumnDesc
 
-from nanomri import sequences as sq
 from nanomri.clients import snapshot
 from nanomri.clients.focus import refocus_with
-from nanomri.clients.macro_files import count_values, env_or, open_scan_file, pulses
+from nanomri.clients.nv_measurement import env_or, mntgrp, select, set_measurement
 from nanomri.clients.sequence_runner import SequenceRunner, device_proxy
 from nanomri.frequency_lock import FrequencyLock, Line
-from nanomri.nexus import COUNTER, MOTOR, Column, Raster
-from nanomri.sequence import Sequence
+from nanomri.scan_axes import positions
 
-MODES = {
-    "t1": lambda tau, p: sq.t1(tau),
-    "ramsey": lambda tau, p: sq.ramsey(tau, p["pi_half"]),
-    "echo": lambda tau, p: sq.echo(tau, p["pi_half"], p["pi"]),
-    "deer": lambda tau, p: sq.deer(tau, p["pi_half"], p["pi"], p["rf_pi"]),
-    "cwesr": lambda tau, p: sq.cw_odmr(tau),
-}
+MODES = ("t1", "ramsey", "echo", "deer", "cwesr")
+HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
 TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
@@ -47,19 +44,25 @@ LOCK_ONLY = "lock"  # freqlock's mode that measures nothing more (Sardana reads 
 LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
 
 
-def positions(name: str, start: float, end: float, n: int) -> np.ndarray:
-    if not (np.isfinite(start) and np.isfinite(end)) or n < 2 or end == start:
-        raise ValueError(f"{name}: need finite, distinct start and end and n >= 2, got "
-                         f"{start}, {end}, {n}")
-    return np.linspace(start, end, n)
+def check_mode(mode: str, tau: float) -> None:
+    """Refuse a mode the NV scans do not play, or a time that is not a positive one."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"tau must be a positive time, got {tau}")
 
 
-class _NVScan(Macro):
-    """The pixel loop of the NV scans: motors moved to each pixel (the last axis fastest),
-    `measure` taken there, one file row per pixel."""
+class _NVScan(Macro, Hookable):
+    """A step scan of 1 to 3 motors (the last axis fastest) counting the NV measurement."""
 
+    hints = {"scan": "nvscan", "allowsHooks": HOOKS}
     env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
-    extra_columns: list[Column] = []
+
+    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
+        check_mode(mode, tau)
+        self._setup_axes(axes, repetitions)
+        select(self, mode, {"tau": tau})
+        self._make_scan()
 
     def _setup_axes(self, axes: list[list], repetitions: int) -> None:
         """`axes`: [motor, start, end, n] per axis, slowest first."""
@@ -71,33 +74,60 @@ class _NVScan(Macro):
         names = [m.getName() for m in motors]
         if len(set(names)) != len(names):
             raise ValueError(f"the motors must differ, got {', '.join(names)}")
-        self.motors, self.repetitions = motors, repetitions
+        self.motors = motors
         self.axes = [positions(f"axis {name}", *a[1:]) for name, a in zip(names, axes,
                                                                            strict=True)]
+        self.integ_time = -repetitions  # Sardana's monitor count: repetitions of the sequence
+        self.nb_points = int(np.prod([len(a) for a in self.axes]))
         self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
         self.runner = SequenceRunner(self.devices, self.checkPoint)
+        self._lines = LineHook(self, float(env_or(self, REFOCUS_ENV, 0.0)))
+        self.appendHook((self._lines, ["post-step"]))
 
-    def _mode_sequence(self, mode: str, tau: float) -> Sequence:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if not np.isfinite(tau) or tau <= 0:
-            raise ValueError(f"tau must be a positive time, got {tau}")
-        return MODES[mode](tau, pulses(self))
+    def _make_scan(self, extra_columns: tuple[str, ...] = ()) -> None:
+        moveables = [MoveableDesc(moveable=m, min_value=float(a.min()), max_value=float(a.max()))
+                     for m, a in zip(self.motors, self.axes, strict=True)]
+        moveables[-1].is_reference = True
+        env = {}
+        if len(self.axes) == 2:
+            env["nanomri_raster"] = {
+                "fast_motor": self.motors[1].getName(), "slow_motor": self.motors[0].getName(),
+                "fast_positions": self.axes[1].tolist(), "slow_positions": self.axes[0].tolist(),
+                "dwell": 0.0, "bidirectional": False}
+        columns = [ColumnDesc(name=c, label=c, dtype="float64", shape=()) for c in extra_columns]
+        self._gScan = SScan(self, self._generator, moveables, env, extrainfodesc=columns)
+        self.setData(self._gScan.data)
 
-    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
-        self.sequence = self._mode_sequence(mode, tau)
-        self._setup_axes(axes, repetitions)
-
-    def _pixels(self) -> list[tuple[float, ...]]:
-        """Motor positions of every pixel, the last axis fastest."""
+    def _generator(self):
+        step = {"integ_time": self.integ_time, "check_func": [],
+                "pre-move-hooks": self.getHooks("pre-move"),
+                "post-move-hooks": self.getHooks("post-move"),
+                "pre-acq-hooks": self.getHooks("pre-acq"),
+                "post-acq-hooks": self.getHooks("post-acq") + self.getHooks("_NOHINTS_"),
+                "post-step-hooks": self.getHooks("post-step")}
         grids = np.meshgrid(*self.axes, indexing="ij")
-        return list(zip(*(g.ravel() for g in grids), strict=True))
+        last = (None,) * len(self.axes)
+        for i, where in enumerate(zip(*(g.ravel() for g in grids), strict=True)):
+            # a slow axis moves once a line
+            step["positions"] = [float(p) if p != b else None
+                                 for p, b in zip(where, last, strict=True)]
+            step["point_id"], step["extrainfo"] = i, {}
+            last = where
+            yield step
 
-    def _raster(self) -> Raster | None:
-        if len(self.axes) != 2:
-            return None
-        return Raster(self.motors[1].getName(), self.motors[0].getName(), self.axes[1],
-                      self.axes[0])
+    def getEnv(self, key=None, macro_name=None, door_name=None):
+        """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
+        if key == "ActiveMntGrp":
+            return mntgrp(self)
+        return super().getEnv(key, macro_name, door_name)
+
+    def getTimeEstimation(self) -> float:
+        """The sequences played, without the moves."""
+        length = device_proxy(self.devices["sequencer"]).length
+        return -self.integ_time * length * self.nb_points
+
+    def getIntervalEstimation(self) -> int:
+        return self.nb_points
 
     @contextmanager
     def _leapfrog(self):
@@ -117,43 +147,36 @@ class _NVScan(Macro):
         finally:
             probe.leapfrog_height = before
 
-    def measure(self) -> dict[str, float]:
-        """The pixel's values: the mode's sequence played, its gates counted."""
-        signal, reference = self.runner.run(self.repetitions)[:2]
-        return count_values(signal, reference)
-
     def run(self, *args):
         with self._leapfrog():  # refused before a file exists
-            yield from self._scan()
+            yield from self._gScan.step_scan()
 
-    def _scan(self):
-        pixels = self._pixels()
-        columns = [Column(m.getName(), m.getName(), "", MOTOR) for m in self.motors]
-        file = open_scan_file(self, self.devices, columns + self.extra_columns, len(pixels),
-                              self._raster())
-        with self.runner.session(file):
-            self.runner.load(self.sequence)
-            line = len(self.axes[-1])
-            last = (None,) * len(self.motors)
-            started = focused = time.monotonic()
-            every = float(env_or(self, REFOCUS_ENV, 0.0))
-            for i, where in enumerate(pixels):
-                self.checkPoint()
-                for motor, position, before in zip(self.motors, where, last, strict=True):
-                    if position != before:  # a slow axis moves once a line
-                        motor.move(position)
-                last = where
-                file.write_point(i, {"point_nb": i, **self.measure(),
-                                     **{m.getName(): p for m, p in zip(self.motors, where,
-                                                                       strict=True)}})
-                if (i + 1) % line == 0:
-                    left = (time.monotonic() - started) * (len(pixels) / (i + 1) - 1)
-                    self.output(f"line {(i + 1) // line} of {len(pixels) // line} done, "
-                                f"{timedelta(seconds=round(left))} left")
-                    if every and time.monotonic() - focused >= every and i + 1 < len(pixels):
-                        refocus_with(self, self.runner)  # against drift, between lines
-                        focused = time.monotonic()
-                yield 100.0 * (i + 1) / len(pixels)
+    @property
+    def gscan(self):
+        return self._gScan
+
+
+class LineHook:
+    """Post-step hook: at the end of every line, the time left, and the confocal spot
+    refocused on the NV if `every` s have passed since the last time (0: never)."""
+
+    def __init__(self, macro: _NVScan, every: float):
+        self.macro, self.every = macro, every
+        self.points = 0
+        self.started = self.focused = time.monotonic()
+
+    def __call__(self) -> None:
+        macro = self.macro
+        self.points += 1
+        line, total = len(macro.axes[-1]), macro.nb_points
+        if self.points % line:
+            return
+        left = (time.monotonic() - self.started) * (total / self.points - 1)
+        macro.output(f"line {self.points // line} of {total // line} done, "
+                     f"{timedelta(seconds=round(left))} left")
+        if self.every and time.monotonic() - self.focused >= self.every and self.points < total:
+            refocus_with(macro, macro.runner)  # against drift, between lines
+            self.focused = time.monotonic()
 
 
 AXIS = [["motor", Type.Moveable, None, "motor of this axis"],
@@ -169,7 +192,7 @@ class nvline(_NVScan):
 
     param_def = [*AXIS, *TAIL]
 
-    def prepare(self, motor, start, end, n, mode, tau, repetitions):
+    def prepare(self, motor, start, end, n, mode, tau, repetitions, **opts):
         self._setup([[motor, start, end, n]], mode, tau, repetitions)
 
 
@@ -186,7 +209,7 @@ class nvraster(_NVScan):
                  ["slow_n", Type.Integer, None, "lines"], *TAIL]
 
     def prepare(self, fast, fast_start, fast_end, fast_n, slow, slow_start, slow_end, slow_n,
-                mode, tau, repetitions):
+                mode, tau, repetitions, **opts):
         self._setup([[slow, slow_start, slow_end, slow_n], [fast, fast_start, fast_end, fast_n]],
                     mode, tau, repetitions)
 
@@ -197,7 +220,7 @@ class xyz(_NVScan):
 
     param_def = [*TAIL, AXES]
 
-    def prepare(self, mode, tau, repetitions, axes):
+    def prepare(self, mode, tau, repetitions, axes, **opts):
         self._setup(axes, mode, tau, repetitions)
 
 
@@ -205,12 +228,12 @@ class freqlock(_NVScan):
     """The MW frequency locked to the NV's resonance at every pixel (seed 001): the tip's
     field on the NV as a map of the locked frequency (column mw_frequency, NaN where the dip
     was lost), and, with the NV kept on resonance, a measurement `mode` at each pixel (e.g.
-    deer: the dark-spin image and its PSF map in one scan; `lock` records the lock's last
-    probe). An ODMR sweep of `span` around `frequency` at the first pixel finds the line;
-    each pixel then probes its two flanks `steps` times at most (`nanomri.frequency_lock`;
-    one step is a lock-in's tracking: the flanks give the offset). CW ODMR (laser and MW on
-    for `CW_DWELL`, then off) counts ~8x the photons of pulsed ODMR per second; pulsed gives
-    the narrower line."""
+    deer: the dark-spin image and its PSF map in one scan; `lock`: the ODMR ratio on the
+    locked line, `repetitions` of it). An ODMR sweep of `span` around `frequency` at the first
+    pixel finds the line; each pixel then probes its two flanks `steps` times at most
+    (`nanomri.frequency_lock`, a pre-acq hook; one step is a lock-in's tracking: the flanks
+    give the offset). CW ODMR (laser and MW on for `CW_DWELL`, then off) counts ~8x the
+    photons of pulsed ODMR per second; pulsed gives the narrower line."""
 
     param_def = [["frequency", Type.Float, None, "MW frequency (Hz) near the NV's resonance"],
                  ["span", Type.Float, None, "Hz of the first pixel's ODMR sweep"],
@@ -221,12 +244,9 @@ class freqlock(_NVScan):
                   f"measured once locked: {LOCK_ONLY} (nothing more), {', '.join(MODES)}"],
                  ["tau", Type.Float, None, "the mode's time (s)"],
                  ["mode_repetitions", Type.Integer, None, "repetitions of the mode"], AXES]
-    extra_columns = [Column("mw_frequency", "mw_frequency", "Hz", COUNTER),
-                     Column("lock_steps", "lock_steps", "", COUNTER),
-                     Column("lock_searched", "lock_searched", "", COUNTER)]
 
     def prepare(self, frequency, span, odmr, repetitions, steps, mode, tau, mode_repetitions,
-                axes):
+                axes, **opts):
         if not (np.isfinite(frequency) and np.isfinite(span) and span > 0):
             raise ValueError(f"need a finite frequency and a positive span, got {frequency}, "
                              f"{span}")
@@ -234,39 +254,71 @@ class freqlock(_NVScan):
             raise ValueError(f"odmr must be cw or pulsed, got {odmr!r}")
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        if mode != LOCK_ONLY and mode_repetitions < 1:
-            raise ValueError(f"mode_repetitions must be at least 1, got {mode_repetitions}")
-        self.mode_sequence = None if mode == LOCK_ONLY else self._mode_sequence(mode, tau)
-        self.mode_repetitions = mode_repetitions
+        locked_only = mode == LOCK_ONLY
+        if not locked_only:
+            check_mode(mode, tau)
+            if mode_repetitions < 1:
+                raise ValueError(f"mode_repetitions must be at least 1, got {mode_repetitions}")
         self._setup_axes(axes, repetitions)
-        self.sequence = (sq.cw_odmr(sq.CW_DWELL) if odmr == "cw"
-                         else sq.pulsed_odmr(pulses(self)["pi"]))
-        self.first_sweep = frequency + np.linspace(-span / 2, span / 2, LOCK_SWEEP_POINTS)
-        self.steps, self.lock = steps, None
-        self.probed = (np.nan, np.nan)
+        probe = "cwodmr" if odmr == "cw" else "odmr"
+        measured = probe if locked_only else mode
+        select(self, measured, {} if locked_only else {"tau": tau})
+        if not locked_only:
+            self.integ_time = -mode_repetitions
+        sweep = frequency + np.linspace(-span / 2, span / 2, LOCK_SWEEP_POINTS)
+        self.appendHook((LockHook(self, probe, measured, sweep, repetitions, steps),
+                         ["pre-acq"]))
+        self._make_scan(LockHook.COLUMNS)
+
+
+class LockHook:
+    """Pre-acq hook of freqlock: the NV's line found at the first pixel, then followed at
+    every pixel, the MW left on it; the sequence of the pixel's measurement is loaded again
+    after the probes. Its columns are the scan's extra ones; where the lock is lost it records
+    the pixel's counts as NaN too: the measurement off resonance means nothing."""
+
+    COLUMNS = ("mw_frequency", "lock_steps", "lock_searched")
+    COUNTS = ("ratio", "signal", "reference")
+
+    def __init__(self, macro: freqlock, probe: str, measured: str, sweep: np.ndarray,
+                 repetitions: int, steps: int):
+        self.macro, self.probe_measurement, self.measured = macro, probe, measured
+        self.sweep, self.repetitions, self.steps = sweep, repetitions, steps
+        self.lock: FrequencyLock | None = None
+        self.found: dict[str, float] = {}
 
     def probe(self, frequency: float) -> float:
         """The signal/reference ratio with the MW at `frequency`."""
-        self.checkPoint()
-        self.runner.tune("mw", frequency)
-        self.probed = tuple(self.runner.run(self.repetitions)[:2])
-        return self.probed[0] / self.probed[1]
+        runner = self.macro.runner
+        self.macro.checkPoint()
+        runner.tune("mw", frequency)
+        signal, reference = runner.run(self.repetitions)[:2]
+        return signal / reference
 
-    def measure(self) -> dict[str, float]:
+    def __call__(self) -> None:
+        macro, runner = self.macro, self.macro.runner
+        set_measurement(macro, self.probe_measurement)
         if self.lock is None:
-            ratios = np.array([self.probe(f) for f in self.first_sweep])
-            line = Line.fitted(self.first_sweep, ratios)
-            self.output(f"NV line at {line.centre:.6g} Hz, FWHM {2 * line.hwhm:.3g} Hz, "
-                        f"depth {line.depth:.3f}: locking")
+            runner.gate_laser(True)
+            ratios = np.array([self.probe(f) for f in self.sweep])
+            line = Line.fitted(self.sweep, ratios)
+            macro.output(f"NV line at {line.centre:.6g} Hz, FWHM {2 * line.hwhm:.3g} Hz, "
+                         f"depth {line.depth:.3f}: locking")
             self.lock = FrequencyLock(line, max_steps=self.steps)
         result = self.lock.follow(self.probe)
-        counts = self.probed
-        if self.mode_sequence is not None:
-            counts = (np.nan, np.nan)
-            if np.isfinite(result.frequency):  # the NV on resonance: the mode means something
-                self.runner.tune("mw", result.frequency)
-                self.runner.load(self.mode_sequence)
-                counts = tuple(self.runner.run(self.mode_repetitions)[:2])
-                self.runner.load(self.sequence)
-        return {"mw_frequency": result.frequency, "lock_steps": result.steps,
-                "lock_searched": float(result.searched), **count_values(*counts)}
+        if np.isfinite(result.frequency):  # the NV on resonance: the mode means something
+            runner.tune("mw", result.frequency)
+        set_measurement(macro, self.measured)
+        self.found = {"mw_frequency": result.frequency, "lock_steps": float(result.steps),
+                      "lock_searched": float(result.searched)}
+        if not np.isfinite(result.frequency):
+            self.found |= dict.fromkeys(self._count_columns(), np.nan)
+
+    def _count_columns(self) -> list[str]:
+        """The record keys of the NV counts (channels are recorded by their full names)."""
+        descs = self.macro.gscan.data.getEnviron()["datadesc"]
+        return [d.name for d in descs if d.label in self.COUNTS]
+
+    def getStepExtraInfo(self) -> dict[str, float]:
+        return self.found
+

@@ -16,26 +16,9 @@ from sardana.macroserver.macro import Macro, Type
 from sardana.macroserver.macros.scan import aNscan
 
 from nanomri.analysis import fits
-from nanomri.clients.macro_files import env_or, pulses
+from nanomri.clients.nv_measurement import TIME_MOTORS, mntgrp, select
+from nanomri.scan_axes import positions
 from nanomri.sequences import MEASUREMENTS, Times, measurement
-
-NV_MNTGRP_ENV = "NanomriNVMntGrp"  # the NV measurement group, mg_nv unless set
-NV_MNTGRP = "mg_nv"
-SEQUENCE_CTRL_MOTOR = "tau"  # a motor of the sequence-parameter controller
-PULSE_MOTORS = {"pi": "mw_pi", "pi_half": "mw_pi_half", "rf_pi": "rf_pi"}
-TIME_MOTORS = {"tau": "tau", "mw_pulse": "mw_pulse", **PULSE_MOTORS}  # Times field -> motor
-
-
-def select(macro: Macro, measurement: str, moves: dict[str, float] | None = None) -> None:
-    """Make `measurement` the one the NV counter plays, with the pulse lengths of env
-    NanomriPulses, and move `moves` (motor -> position) with them, in one upload."""
-    if measurement not in MEASUREMENTS:
-        raise ValueError(f"measurement must be one of {', '.join(MEASUREMENTS)}, got "
-                         f"{measurement!r}")
-    ctrl = macro.getController(macro.getMoveable(SEQUENCE_CTRL_MOTOR).getControllerName())
-    ctrl.write_attribute("measurement", measurement)
-    targets = {PULSE_MOTORS[k]: v for k, v in pulses(macro).items()} | dict(moves or {})
-    macro.getMotion(list(targets)).move(list(targets.values()))
 
 
 class nvmode(Macro):
@@ -46,7 +29,7 @@ class nvmode(Macro):
 
     def run(self, measurement):
         select(self, measurement)
-        group = env_or(self, NV_MNTGRP_ENV, NV_MNTGRP)
+        group = mntgrp(self)
         self.output(f"NV measurement {measurement}: count with {group} (e.g. `senv ActiveMntGrp "
                     f"{group}`; a negative integration time is a number of repetitions)")
 
@@ -68,9 +51,7 @@ class _NVSweep(aNscan, Macro):
 
     def _sweep(self, start: float, end: float, n: int, repetitions: int,
                moves: dict[str, float], **opts) -> None:
-        if not (np.isfinite(start) and np.isfinite(end)) or n < 2:
-            raise ValueError(f"{self.motor}: need finite start and end and n >= 2, got "
-                             f"{start}, {end}, {n}")
+        positions(self.motor, start, end, n)
         if repetitions < 1:
             raise ValueError(f"repetitions must be at least 1, got {repetitions}")
         select(self, self.measurement, {**moves, self.motor: start})
@@ -80,7 +61,7 @@ class _NVSweep(aNscan, Macro):
     def getEnv(self, key=None, macro_name=None, door_name=None):
         """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
         if key == "ActiveMntGrp":
-            return env_or(self, NV_MNTGRP_ENV, NV_MNTGRP)
+            return mntgrp(self)
         return super().getEnv(key, macro_name, door_name)
 
     def getTimeEstimation(self) -> float:

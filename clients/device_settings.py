@@ -2,7 +2,7 @@
 the database too (~3 ms), its read does not (~0.2 ms), and controllers set the same modes at
 every point of a scan.
 
-Not a controller: the controllers next to it import it as `nanomri.controllers`.
+Shared by the Pool controllers and the macros' direct device calls.
 """
 
 import tango
