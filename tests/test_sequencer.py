@@ -356,10 +356,12 @@ def test_armed_run_starts_on_the_stages_motion_start_after_its_delay():
     seq.set_start(StartTrigger.STAGE_MOTION, 2e-3)
     seq.run()
     assert seq.is_running() and seq.playback is None  # armed, waiting
+    assert seq.trigger_lag() is None  # not timed before a triggered run
     assert "trigger" in refused("BUSY", seq.load, gated())
     clock.now += 0.5
     stage.move_to("x", 20e-6)
     assert seq.playback.start == pytest.approx(clock.now + SPEC.start_latency + 2e-3)
+    assert seq.trigger_lag() == pytest.approx(seq.playback.start - clock.now - 2e-3)
     stage.move_to("y", 20e-6)  # a later move does not restart it
     assert seq.playback.start == pytest.approx(clock.now + SPEC.start_latency + 2e-3)
 
