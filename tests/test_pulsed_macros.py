@@ -21,8 +21,8 @@ from nanomri.surface import surface_height
 from nanomri.world import load_world
 
 from .conftest import StackRun, started_stack
+from .stack_helpers import device, last_scan
 from .tango_context import CONFOCAL
-from .test_stock_scans import device, last_scan
 
 pytestmark = pytest.mark.stack
 
