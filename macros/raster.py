@@ -239,6 +239,7 @@ class HardwareRaster(TScan):
         self._keep = macro.nb_points  # gates of the program playing that are recorded
         self._held: dict = {}  # channel -> (index, value) of its line in flight
         self._released = 0  # values of the program playing passed on to Sardana
+        self._programs = 0.0  # s the stage's programs played, gates and motion
 
     def _getFileRecorders(self):
         """Sardana's NXscanH5 resizes and flushes its file at every point, milliseconds each,
@@ -265,7 +266,9 @@ class HardwareRaster(TScan):
 
     def scan_loop(self):
         """Play the image; a pause stops it at once and after the resume the program goes on
-        from the line it interrupted."""
+        from the line it interrupted. The scan's acqtime is the gates' summed time and its
+        motiontime the rest of the stage's programs, so Sardana's end line tells the dead
+        time the stage's moves and the software's round trips really cost."""
         macro, mg = self.macro, self.measurement_group
         compatible, channels = self.is_measurement_group_compatible(mg)
         if not compatible:
@@ -285,6 +288,7 @@ class HardwareRaster(TScan):
                 if 0 < line < macro.plan.lines:
                     macro.info(f"raster resumes at line {line} of {macro.plan.lines}")
         self._env["acqtime"] = float(np.sum(np.diff(macro.plan.gates, axis=1)))
+        self._env["motiontime"] = max(self._programs - self._env["acqtime"], 0.0)
         self.wait_value_buffer()
         self.join_thread_pool()
         self._fill_missing_records()
@@ -377,6 +381,7 @@ class HardwareRaster(TScan):
                         macro.info(f"pause: line {first + lines} is dropped and taken again "
                                    "after resume")
                 mg.waitFinish(timeout=PAUSE_POLL, id=acquisition)
+            self._programs += min(plan.duration, time.monotonic() - start)
         finally:
             mg.unsubscribeValueBuffer(self.value_buffer_changed)
             for channel in list(self._held):  # what came of the last line, or of an abort
