@@ -270,6 +270,7 @@ def test_every_attribute_of_every_device_is_readable_by_a_plain_client(stack: St
 
 TWO_STACKS = """
 import sys
+from pathlib import Path
 from nanomri.cli.stack import Paths, down, up
 root, tmp = Path(sys.argv[1]), Path(sys.argv[2])
 for name in ("first", "second"):  # as make demo does: one process, two databases in turn
