@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from nanomri.analysis import lines
+from nanomri.analysis import fits, lines
 from nanomri.interfaces.laser import LaserMode
 
 from .sequence_runner import SequenceRunner
@@ -19,7 +19,7 @@ DWELL = 0.02  # s of counts per point
 
 def refocus(focus: dict[str, float], move: Callable[[str, float], None],
             count: Callable[[], float], spans: Mapping[str, float] = SPANS,
-            points: int = POINTS) -> dict[str, lines.Measured]:
+            points: int = POINTS) -> dict[str, fits.Measured]:
     """Peak of the counts along each axis through `focus` (updated in place), the focus moved
     there. An axis without a peak puts the focus back where it was and raises ValueError."""
     found = {}

@@ -2,6 +2,7 @@
 files hold the physics of the world, their fits find it, bad lines are refused."""
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +21,8 @@ from nanomri.sequence import Sequence
 from nanomri.surface import surface_height
 from nanomri.world import load_world
 
-from .conftest import StackRun, started_stack
-from .stack_helpers import device, last_scan
+from .conftest import NANOMRI, StackRun, started_stack
+from .stack_helpers import device, last_scan, written_file
 from .tango_context import CONFOCAL
 
 pytestmark = pytest.mark.stack
@@ -54,21 +55,16 @@ def sensor(stack: StackRun) -> StackRun:
     return stack
 
 
-def last_file(stack: StackRun, out: str) -> Path:
-    line = next(s for s in out.splitlines() if "nanomri NeXus file:" in s)
-    return Path(line.split("nanomri NeXus file:")[1].strip())
-
-
 def columns(stack: StackRun, done, *names: str) -> list[np.ndarray]:
     """Columns of the file a finished macro wrote."""
-    data = read_columns(last_file(stack, done.stdout + done.stderr))[1]
+    data = read_columns(written_file(done.stdout + done.stderr))[1]
     return [data[name] for name in names]
 
 
 def sweep(stack: StackRun, line: str, quantity: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Run a point measurement; its swept values, ratios, and output."""
     done = stack.run_ok(line)
-    with h5py.File(last_file(stack, done.stdout + done.stderr), "r") as h5:
+    with h5py.File(written_file(done.stdout + done.stderr), "r") as h5:
         m = h5["entry/measurement"]
         x, ratio = m[quantity][()], m["ratio"][()]
         assert h5["entry/end_status"][()] == b"Normal"
@@ -130,10 +126,10 @@ def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro
 def test_each_file_holds_the_sequence_and_the_pulses_its_scan_played(sensor):
     sensor.run_ok("senv NanomriPulses \"{'pi': 40e-9, 'pi_half': 20e-9, 'rf_pi': 150e-9}\"")
     try:
-        deer_file = last_file(sensor, sensor.run_ok("deer 5e6 6e6 6 2e-6 2000").stdout)
+        deer_file = written_file(sensor.run_ok("deer 5e6 6e6 6 2e-6 2000").stdout)
     finally:
         sensor.run_ok("usenv NanomriPulses")
-    echo_file = last_file(sensor, sensor.run_ok("echo 1e-6 2e-6 6 2000").stdout)
+    echo_file = written_file(sensor.run_ok("echo 1e-6 2e-6 6 2000").stdout)
     played = {}
     for name, path in (("deer", deer_file), ("echo", echo_file)):
         with h5py.File(path, "r") as h5:
@@ -233,7 +229,7 @@ def test_freqlock_follows_the_nv_resonance_the_tip_moves(sensor):
                              f"tip_y {nv[1] + ys[0]} {nv[1] + ys[-1]} {len(ys)}")
     finally:
         sensor.run_ok(f"mv tip_z {MODEL.instruments.probe.position_max.z}")
-    with h5py.File(last_file(sensor, done.stdout + done.stderr), "r") as h5:
+    with h5py.File(written_file(done.stdout + done.stderr), "r") as h5:
         locked = h5["entry/measurement/mw_frequency"][()]
         assert h5["entry/end_status"][()] == b"Normal"
     assert "line 1 of 1 done, 0:00:00 left" in done.stdout
@@ -286,7 +282,7 @@ def test_deer_with_the_nv_locked_sees_the_dark_spin_in_its_slice_and_echo_does_n
             # ~0.05 lower; 3e5 repetitions count ~4600 photons a gate: a ratio to ~0.02
             done = sensor.run_ok(f"freqlock {nv_f} 60e6 cw 10000 2 {mode} 9e-6 300000 "
                                  f"tip_y {ys[0]} {ys[-1]} {len(ys)}")
-            with h5py.File(last_file(sensor, done.stdout + done.stderr), "r") as h5:
+            with h5py.File(written_file(done.stdout + done.stderr), "r") as h5:
                 ratios[mode] = h5["entry/measurement/ratio"][()]
                 assert np.isfinite(h5["entry/measurement/mw_frequency"][()]).all()
             sensor.run_ok(f"mv tip_y {ys[0]}")
@@ -344,3 +340,56 @@ def test_a_long_nv_scan_refocuses_between_lines_when_asked(sensor):
         sensor.run_ok(f"mv x {nv[0]} y {nv[1]} z {nv[2]}")
     assert done.stdout.count("refocused: x") == 1  # between the two lines, not after the last
     assert np.all(np.abs(error[:2]) < 30e-9), error
+
+
+def test_nvraster_runs_general_hooks_and_a_pause_loses_or_doubles_no_pixel(sensor):
+    """nvraster is a Sardana scan: `defgh` hooks run at its every pixel, and a pause and
+    resume mid-image leave every pixel recorded once."""
+    nv = MODEL.sensor.nv_position
+    line = (f"nvraster tip_x {nv[0]} {nv[0] + 3e-9} 4 tip_y {nv[1]} {nv[1] + 2e-9} 3 "
+            "t1 1e-6 20000")
+    door = device(sensor, "nanomri/door/1")
+    before = set((sensor.results / "scans").glob("scan_*.h5"))
+    sensor.run_ok("defgh laser_on pre-acq")
+    run = subprocess.Popen([*NANOMRI, "run", line], env=sensor.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        path = next_file(sensor, before)
+        wait_for(lambda: 3 <= np.isfinite(read_columns(path)[1]["ratio"]).sum() < 12)
+        door.PauseMacro()
+        wait_for(lambda: door.state() == tango.DevState.STANDBY)
+        paused_at = np.isfinite(read_columns(path)[1]["ratio"]).sum()
+        time.sleep(1.0)
+        assert np.isfinite(read_columns(path)[1]["ratio"]).sum() == paused_at  # paused
+        door.ResumeMacro()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        sensor.run_ok("udefgh laser_on")
+    assert run.returncode == 0, out + err
+    assert 3 <= paused_at < 12
+    assert out.count("laser on at") == 12  # the hook at every pixel
+    with h5py.File(path, "r") as h5:
+        assert h5["entry/end_status"][()] == b"Normal"
+        image = h5["entry/data/ratio"][()]
+    columns = read_columns(path)[1]
+    assert image.shape == (3, 4) and np.isfinite(image).all()
+    assert sorted(columns["point_nb"]) == list(range(12))
+    pixels = {(round(x * 1e12), round(y * 1e12)) for x, y in zip(columns["tip_x"],
+                                                                  columns["tip_y"], strict=True)}
+    assert len(pixels) == 12
+
+
+def next_file(stack: StackRun, before: set, timeout: float = 60) -> Path:
+    """The scan file that appears after `before` was listed."""
+    wait_for(lambda: set((stack.results / "scans").glob("scan_*.h5")) - before, timeout)
+    (path,) = set((stack.results / "scans").glob("scan_*.h5")) - before
+    return path
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
