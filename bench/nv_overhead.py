@@ -10,28 +10,15 @@ framework's cost per point is the difference; the issue asks for at most 15 ms.
 """
 
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import tango
+from bench_stack import door_session, timed
 
-from nanomri.cli.door import DoorClient
-from nanomri.cli.stack import ROOT, Paths, down, up
 from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.nv_spin import ZERO_FIELD_SPLITTING
 
 SPAN = 40e6  # Hz around the zero-field line
-
-
-def macro_time(client: DoorClient, line: str) -> float:
-    """Wall time of one macro line, which must succeed."""
-    start = time.perf_counter()
-    result = client.run(line)
-    if not result.succeeded:
-        raise SystemExit(f"{line!r} did not succeed: {result.ending} {result.errors}")
-    return time.perf_counter() - start
 
 
 def proxy(name: str) -> tango.DeviceProxy:
@@ -72,19 +59,11 @@ def main() -> None:
     f0, f1 = ZERO_FIELD_SPLITTING - SPAN / 2, ZERO_FIELD_SPLITTING + SPAN / 2
     frequencies = [f0 + (f1 - f0) * i / (n - 1) for i in range(n)]
     line = f"odmr {f0} {f1} {n} {reps} pulsed"
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(ROOT, Path(tmp) / "var", Path(tmp) / "results")
-        stack = up(paths, ROOT / "conf" / "worlds" / "confocal.yaml")
-        os.environ["TANGO_HOST"] = stack.tango_host
-        client = DoorClient(stack.door, echo=lambda stream, text: None)
-        try:
-            macro_time(client, "laser_on 1e-3")
-            macro = min(macro_time(client, line) for _ in range(opts.repeat))
-            macro_time(client, "nvmode odmr")
-            bare = min(instruments_time(frequencies, reps) for _ in range(opts.repeat))
-        finally:
-            client.close()
-            down(paths)
+    with door_session() as client:
+        timed(client, "laser_on 1e-3")
+        macro = min(timed(client, line) for _ in range(opts.repeat))
+        timed(client, "nvmode odmr")
+        bare = min(instruments_time(frequencies, reps) for _ in range(opts.repeat))
     per_point = {"odmr (step)": 1e3 * macro / n, "instruments": 1e3 * bare / n}
     print(f"{line}: best of {opts.repeat}")
     for name, ms in per_point.items():

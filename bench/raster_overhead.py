@@ -7,25 +7,10 @@ same motors, counter and recorder, prints ms per pixel and the ratio, and stops 
 """
 
 import argparse
-import os
-import tempfile
-import time
-from pathlib import Path
 
-from nanomri.cli.door import DoorClient
-from nanomri.cli.stack import ROOT, Paths, down, up
+from bench_stack import door_session, timed
 
 FIELD = (10e-6, 11e-6)  # metres: a 1 µm square, so moves are short but take their real time
-
-
-def timed(client: DoorClient, line: str) -> float:
-    """Wall time of one macro line, which must succeed."""
-    start = time.perf_counter()
-    result = client.run(line)
-    elapsed = time.perf_counter() - start
-    if not result.succeeded:
-        raise SystemExit(f"{line!r} did not succeed: {result.ending} {result.errors}")
-    return elapsed
 
 
 def main() -> None:
@@ -38,17 +23,9 @@ def main() -> None:
         "raster": f"raster x {a} {b} {n} y {a} {b} {n} 0",
         "mesh": f"mesh x {a} {b} {n - 1} y {a} {b} {n - 1} 0",
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(ROOT, Path(tmp) / "var", Path(tmp) / "results")
-        stack = up(paths, ROOT / "conf" / "worlds" / "confocal.yaml")
-        os.environ["TANGO_HOST"] = stack.tango_host
-        client = DoorClient(stack.door, echo=lambda stream, line: None)
-        try:
-            best = {name: min(timed(client, line) for _ in range(opts.repeat))
-                    for name, line in lines.items()}
-        finally:
-            client.close()
-            down(paths)
+    with door_session() as client:
+        best = {name: min(timed(client, line) for _ in range(opts.repeat))
+                for name, line in lines.items()}
     per_pixel = {name: 1e3 * t / n**2 for name, t in best.items()}
     print(f"{n} x {n} pixels at zero dwell, best of {opts.repeat}:")
     for name, ms in per_pixel.items():

@@ -12,25 +12,10 @@ mesh; continuous within 1.25x of its dwell.
 """
 
 import argparse
-import os
-import tempfile
-import time
-from pathlib import Path
 
-from nanomri.cli.door import DoorClient
-from nanomri.cli.stack import ROOT, Paths, down, up
+from bench_stack import door_session, timed
 
 FIELD = (10e-6, 15e-6)  # metres: the NV centres of the confocal world
-
-
-def timed(client: DoorClient, line: str) -> float:
-    """Wall time of one macro line, which must succeed."""
-    start = time.perf_counter()
-    result = client.run(line)
-    elapsed = time.perf_counter() - start
-    if not result.succeeded:
-        raise SystemExit(f"{line!r} did not succeed: {result.ending} {result.errors}")
-    return elapsed
 
 
 def lines(n_mesh: int, n: int, dwell: float) -> dict[str, tuple[str, int]]:
@@ -54,20 +39,12 @@ def main() -> None:
     args.add_argument("--dwell", type=float, default=1e-3, help="dwell per pixel (s)")
     opts = args.parse_args()
     scans = lines(opts.mesh_pixels, opts.pixels, opts.dwell)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(ROOT, Path(tmp) / "var", Path(tmp) / "results")
-        stack = up(paths, ROOT / "conf" / "worlds" / "confocal.yaml")
-        os.environ["TANGO_HOST"] = stack.tango_host
-        client = DoorClient(stack.door, echo=lambda stream, line: None)
-        try:
-            timed(client, "laser_on 1e-3")
-            # the same recorder for every scan: nanomri's alone (a hardware raster skips
-            # Sardana's NXscanH5, which stock scans would also write)
-            timed(client, "senv ScanFile scan_{serialno:05d}.h5")
-            wall = {name: timed(client, line) for name, (line, _) in scans.items()}
-        finally:
-            client.close()
-            down(paths)
+    with door_session() as client:
+        timed(client, "laser_on 1e-3")
+        # the same recorder for every scan: nanomri's alone (a hardware raster skips
+        # Sardana's NXscanH5, which stock scans would also write)
+        timed(client, "senv ScanFile scan_{serialno:05d}.h5")
+        wall = {name: timed(client, line) for name, (line, _) in scans.items()}
     per_point = {name: 1e3 * wall[name] / points for name, (_, points) in scans.items()}
     print(f"dwell {opts.dwell:g} s per point")
     for name, (line, points) in scans.items():

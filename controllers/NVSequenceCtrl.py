@@ -24,6 +24,7 @@ from sardana.pool.controller import (
     Type,
 )
 
+from nanomri.controllers.setting_motor import SettingMotor
 from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequences import MEASUREMENTS, Times, measurement
 
@@ -32,10 +33,11 @@ UPLOAD_TIMEOUT = 10.0  # s an earlier upload may take before a new one is refuse
 POLL = 0.002  # s between looks at an upload
 
 
-class NVSequenceCtrl(MotorController):
+class NVSequenceCtrl(SettingMotor, MotorController):
     """The sequence lives on the sequencer; this controller holds the times it was built of."""
 
     MaxDevice = len(AXES)
+    what = "a sequence time"
     ctrl_properties = {
         "sequencer": {Type: str, Description: "Tango device name of the nanomri PulseSequencer"},
     }
@@ -96,20 +98,6 @@ class NVSequenceCtrl(MotorController):
     def StartAll(self):
         wanted, self._wanted = self._wanted, {}
         self._upload(self._measurement, replace(self._times, **wanted))
-
-    def AbortOne(self, axis):
-        """Nothing to stop: an upload finishes within its time."""
-
-    def StopOne(self, axis):
-        """Nothing to stop: an upload finishes within its time."""
-
-    def GetAxisPar(self, axis, name):
-        name = name.lower()
-        if name == "step_per_unit":
-            return 1.0
-        if name == "base_rate":
-            return 0.0
-        raise ValueError(f"a sequence time is set, not driven: it has no {name}")
 
     def SetCtrlPar(self, par, value):
         if par == "measurement":

@@ -12,6 +12,7 @@ from sardana import State
 from sardana.pool.controller import Description, MotorController, Type
 
 from nanomri.controllers.motor_limits import copy_limits_later
+from nanomri.controllers.setting_motor import SettingMotor
 from nanomri.interfaces.signal_generator import Mode
 
 AXES = {1: "frequency", 2: "power"}
@@ -24,10 +25,11 @@ def motor_state(devstate: tango.DevState, settled: bool) -> State:
     return State.On if settled else State.Moving
 
 
-class SignalGeneratorCtrl(MotorController):
+class SignalGeneratorCtrl(SettingMotor, MotorController):
     """A thin Tango client: the generator holds its settings, limits and settling."""
 
     MaxDevice = 2
+    what = "a signal generator's frequency or power"
     ctrl_properties = {
         "device": {Type: str, Description: "Tango device name of the nanomri SignalGenerator"},
     }
@@ -64,20 +66,6 @@ class SignalGeneratorCtrl(MotorController):
             raise RuntimeError(f"{self.device} is in {mode.name} mode: its {AXES[axis]} motor "
                                "moves in FIXED mode only (write mode FIXED first)")
         self._proxy.write_attribute(AXES[axis], position)
-
-    def AbortOne(self, axis):
-        """Nothing to stop: a new setting is reached within the settling time."""
-
-    def StopOne(self, axis):
-        """Nothing to stop: a new setting is reached within the settling time."""
-
-    def GetAxisPar(self, axis, name):
-        name = name.lower()
-        if name == "step_per_unit":
-            return 1.0
-        if name == "base_rate":
-            return 0.0
-        raise ValueError(f"a signal generator steps to a setting: it has no {name}")
 
     def SetAxisPar(self, axis, name, value):
         if self.GetAxisPar(axis, name) != value:  # raises for what a generator does not have
