@@ -16,32 +16,27 @@ moves and lands again on the feedback's setpoint (seed 000: the section is not d
 diamond); the probe's own leapfrog height is restored at the end.
 """
 
-import time
-from contextlib import contextmanager
-from datetime import timedelta
-
 import numpy as np
-from sardana.macroserver.macro import Hookable, Macro, Type
-from sardana.macroserver.scan import SScan
-from sardana.macroserver.scan.gscan import MoveableDesc
-from sardana.macroserver.scan.scandata import ColumnDesc
+from sardana.macroserver.macro import Type
 
-from nanomri.clients import snapshot
-from nanomri.clients.focus import refocus_with
-from nanomri.clients.nv_measurement import env_or, mntgrp, select, set_measurement
-from nanomri.clients.sequence_runner import SequenceRunner, device_proxy
+from nanomri.clients.nv_measurement import select, set_measurement
+from nanomri.clients.nv_scan import NVScan
 from nanomri.frequency_lock import FrequencyLock, Line
-from nanomri.scan_axes import positions
 
 MODES = ("t1", "ramsey", "echo", "deer", "cwesr")
-HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
 TAIL = [["mode", Type.String, None, f"measurement: {', '.join(MODES)}"],
         ["tau", Type.Float, None, "the mode's time (s): dark time, free time, echo tau, CW dwell"],
         ["repetitions", Type.Integer, 20000, "repetitions of the sequence per pixel"]]
-REFOCUS_ENV = "NanomriRefocus"  # s between refocusings on the NV during a scan; 0 or unset: never
-LEAPFROG_ENV = "NanomriLeapfrog"  # m the scan head lifts the tip between pixels; 0 or unset: none
 LOCK_ONLY = "lock"  # freqlock's mode that measures nothing more (Sardana reads "none" as unset)
 LOCK_SWEEP_POINTS = 61  # of freqlock's first ODMR sweep
+
+
+def measure(macro: NVScan, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
+    """Prepare `macro`'s scan of `axes` measuring `mode` at `tau`."""
+    check_mode(mode, tau)
+    macro.setup_axes(axes, repetitions)
+    select(macro, mode, {"tau": tau})
+    macro.make_scan()
 
 
 def check_mode(mode: str, tau: float) -> None:
@@ -52,133 +47,6 @@ def check_mode(mode: str, tau: float) -> None:
         raise ValueError(f"tau must be a positive time, got {tau}")
 
 
-class _NVScan(Macro, Hookable):
-    """A step scan of 1 to 3 motors (the last axis fastest) counting the NV measurement."""
-
-    hints = {"scan": "nvscan", "allowsHooks": HOOKS}
-    env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
-
-    def _setup(self, axes: list[list], mode: str, tau: float, repetitions: int) -> None:
-        check_mode(mode, tau)
-        self._setup_axes(axes, repetitions)
-        select(self, mode, {"tau": tau})
-        self._make_scan()
-
-    def _setup_axes(self, axes: list[list], repetitions: int) -> None:
-        """`axes`: [motor, start, end, n] per axis, slowest first."""
-        if not 1 <= len(axes) <= 3:
-            raise ValueError(f"give 1 to 3 axes, got {len(axes)}")
-        if repetitions < 1:
-            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
-        motors = [a[0] for a in axes]
-        names = [m.getName() for m in motors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"the motors must differ, got {', '.join(names)}")
-        self.motors = motors
-        self.axes = [positions(f"axis {name}", *a[1:]) for name, a in zip(names, axes,
-                                                                           strict=True)]
-        self.integ_time = -repetitions  # Sardana's monitor count: repetitions of the sequence
-        self.nb_points = int(np.prod([len(a) for a in self.axes]))
-        self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
-        self.runner = SequenceRunner(self.devices, self.checkPoint)
-        self._lines = LineHook(self, float(env_or(self, REFOCUS_ENV, 0.0)))
-        self.appendHook((self._lines, ["post-step"]))
-
-    def _make_scan(self, extra_columns: tuple[str, ...] = ()) -> None:
-        moveables = [MoveableDesc(moveable=m, min_value=float(a.min()), max_value=float(a.max()))
-                     for m, a in zip(self.motors, self.axes, strict=True)]
-        moveables[-1].is_reference = True
-        env = {}
-        if len(self.axes) == 2:
-            env["nanomri_raster"] = {
-                "fast_motor": self.motors[1].getName(), "slow_motor": self.motors[0].getName(),
-                "fast_positions": self.axes[1].tolist(), "slow_positions": self.axes[0].tolist(),
-                "dwell": 0.0, "bidirectional": False}
-        columns = [ColumnDesc(name=c, label=c, dtype="float64", shape=()) for c in extra_columns]
-        self._gScan = SScan(self, self._generator, moveables, env, extrainfodesc=columns)
-        self.setData(self._gScan.data)
-
-    def _generator(self):
-        step = {"integ_time": self.integ_time, "check_func": [],
-                "pre-move-hooks": self.getHooks("pre-move"),
-                "post-move-hooks": self.getHooks("post-move"),
-                "pre-acq-hooks": self.getHooks("pre-acq"),
-                "post-acq-hooks": self.getHooks("post-acq") + self.getHooks("_NOHINTS_"),
-                "post-step-hooks": self.getHooks("post-step")}
-        grids = np.meshgrid(*self.axes, indexing="ij")
-        last = (None,) * len(self.axes)
-        for i, where in enumerate(zip(*(g.ravel() for g in grids), strict=True)):
-            # a slow axis moves once a line
-            step["positions"] = [float(p) if p != b else None
-                                 for p, b in zip(where, last, strict=True)]
-            step["point_id"], step["extrainfo"] = i, {}
-            last = where
-            yield step
-
-    def getEnv(self, key=None, macro_name=None, door_name=None):
-        """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
-        if key == "ActiveMntGrp":
-            return mntgrp(self)
-        return super().getEnv(key, macro_name, door_name)
-
-    def getTimeEstimation(self) -> float:
-        """The sequences played, without the moves."""
-        length = device_proxy(self.devices["sequencer"]).length
-        return -self.integ_time * length * self.nb_points
-
-    def getIntervalEstimation(self) -> int:
-        return self.nb_points
-
-    @contextmanager
-    def _leapfrog(self):
-        """The scan head hopping between pixels for the scan, if env NanomriLeapfrog asks."""
-        height = float(env_or(self, LEAPFROG_ENV, 0.0))
-        if not height:
-            yield
-            return
-        if "probe" not in self.devices:
-            raise ValueError(f"{LEAPFROG_ENV} is set but {snapshot.INSTRUMENTS_ENV} has no probe")
-        probe = device_proxy(self.devices["probe"])
-        before = probe.leapfrog_height
-        probe.leapfrog_height = height  # the device refuses a height beyond its range
-        self.output(f"leapfrog: the tip hops {height * 1e9:.3g} nm between pixels")
-        try:
-            yield
-        finally:
-            probe.leapfrog_height = before
-
-    def run(self, *args):
-        with self._leapfrog():  # refused before a file exists
-            yield from self._gScan.step_scan()
-
-    @property
-    def gscan(self):
-        return self._gScan
-
-
-class LineHook:
-    """Post-step hook: at the end of every line, the time left, and the confocal spot
-    refocused on the NV if `every` s have passed since the last time (0: never)."""
-
-    def __init__(self, macro: _NVScan, every: float):
-        self.macro, self.every = macro, every
-        self.points = 0
-        self.started = self.focused = time.monotonic()
-
-    def __call__(self) -> None:
-        macro = self.macro
-        self.points += 1
-        line, total = len(macro.axes[-1]), macro.nb_points
-        if self.points % line:
-            return
-        left = (time.monotonic() - self.started) * (total / self.points - 1)
-        macro.output(f"line {self.points // line} of {total // line} done, "
-                     f"{timedelta(seconds=round(left))} left")
-        if self.every and time.monotonic() - self.focused >= self.every and self.points < total:
-            refocus_with(macro, macro.runner)  # against drift, between lines
-            self.focused = time.monotonic()
-
-
 AXIS = [["motor", Type.Moveable, None, "motor of this axis"],
         ["start", Type.Float, None, "first position"],
         ["end", Type.Float, None, "last position"],
@@ -187,16 +55,16 @@ AXES = ["axes", AXIS, None, "1 to 3 axes, slowest first (a stack: the plane's ax
         {"min": 1, "max": 3}]
 
 
-class nvline(_NVScan):
+class nvline(NVScan):
     """A line of NV measurements along `motor` (e.g. the tip's x for Ramsey fringes)."""
 
     param_def = [*AXIS, *TAIL]
 
     def prepare(self, motor, start, end, n, mode, tau, repetitions, **opts):
-        self._setup([[motor, start, end, n]], mode, tau, repetitions)
+        measure(self, [[motor, start, end, n]], mode, tau, repetitions)
 
 
-class nvraster(_NVScan):
+class nvraster(NVScan):
     """An image of NV measurements: `fast` along each line, `slow` between lines."""
 
     param_def = [["fast", Type.Moveable, None, "motor along each line"],
@@ -210,21 +78,21 @@ class nvraster(_NVScan):
 
     def prepare(self, fast, fast_start, fast_end, fast_n, slow, slow_start, slow_end, slow_n,
                 mode, tau, repetitions, **opts):
-        self._setup([[slow, slow_start, slow_end, slow_n], [fast, fast_start, fast_end, fast_n]],
-                    mode, tau, repetitions)
+        measure(self, [[slow, slow_start, slow_end, slow_n], [fast, fast_start, fast_end, fast_n]],
+                mode, tau, repetitions)
 
 
-class xyz(_NVScan):
+class xyz(NVScan):
     """NV measurements over a line, a plane (xy, xz, yz) or a stack of planes of any motors,
     e.g. `xyz deer 2e-6 20000 tip_z 30e-9 40e-9 6 tip_y ... tip_x ...`."""
 
     param_def = [*TAIL, AXES]
 
     def prepare(self, mode, tau, repetitions, axes, **opts):
-        self._setup(axes, mode, tau, repetitions)
+        measure(self, axes, mode, tau, repetitions)
 
 
-class freqlock(_NVScan):
+class freqlock(NVScan):
     """The MW frequency locked to the NV's resonance at every pixel (seed 001): the tip's
     field on the NV as a map of the locked frequency (column mw_frequency, NaN where the dip
     was lost), and, with the NV kept on resonance, a measurement `mode` at each pixel (e.g.
@@ -259,7 +127,7 @@ class freqlock(_NVScan):
             check_mode(mode, tau)
             if mode_repetitions < 1:
                 raise ValueError(f"mode_repetitions must be at least 1, got {mode_repetitions}")
-        self._setup_axes(axes, repetitions)
+        self.setup_axes(axes, repetitions)
         probe = "cwodmr" if odmr == "cw" else "odmr"
         measured = probe if locked_only else mode
         select(self, measured, {} if locked_only else {"tau": tau})
@@ -268,7 +136,7 @@ class freqlock(_NVScan):
         sweep = frequency + np.linspace(-span / 2, span / 2, LOCK_SWEEP_POINTS)
         self.appendHook((LockHook(self, probe, measured, sweep, repetitions, steps),
                          ["pre-acq"]))
-        self._make_scan(LockHook.COLUMNS)
+        self.make_scan(LockHook.COLUMNS)
 
 
 class LockHook:

@@ -11,21 +11,22 @@ that many repetitions). Each macro here is that: nvmode, a step scan of its moto
 end.
 """
 
+from dataclasses import replace
+
 import numpy as np
 from sardana.macroserver.macro import Macro, Type
-from sardana.macroserver.macros.scan import aNscan
 
+from nanomri import sequences as sq
 from nanomri.analysis import fits
 from nanomri.clients.nv_measurement import TIME_MOTORS, mntgrp, select
-from nanomri.scan_axes import positions
-from nanomri.sequences import MEASUREMENTS, Times, measurement
+from nanomri.clients.nv_scan import NVScan
 
 
 class nvmode(Macro):
     """Choose the NV measurement that mg_nv's counter plays: its sequence is uploaded now and
     again whenever a time (tau, mw_pulse, mw_pi, mw_pi_half, rf_pi) moves."""
 
-    param_def = [["measurement", Type.String, None, f"one of {', '.join(MEASUREMENTS)}"]]
+    param_def = [["measurement", Type.String, None, f"one of {', '.join(sq.MEASUREMENTS)}"]]
 
     def run(self, measurement):
         select(self, measurement)
@@ -34,10 +35,9 @@ class nvmode(Macro):
                     f"{group}`; a negative integration time is a number of repetitions)")
 
 
-class _NVSweep(aNscan, Macro):
-    """A step scan of one motor on the NV measurement group, its fit at the end."""
+class _NVSweep(NVScan):
+    """A step scan of one motor measuring `measurement`, its fit at the end."""
 
-    env = ("ActiveMntGrp",)
     measurement = ""  # what nvmode would choose
     motor = ""  # the motor swept
 
@@ -47,40 +47,31 @@ class _NVSweep(aNscan, Macro):
                  ["repetitions", Type.Integer, 100000, "repetitions of the sequence per point"]]
 
     def prepare(self, start, end, n, repetitions, **opts):
-        self._sweep(start, end, n, repetitions, {}, **opts)
+        self._sweep(start, end, n, repetitions, {})
 
     def _sweep(self, start: float, end: float, n: int, repetitions: int,
-               moves: dict[str, float], **opts) -> None:
-        positions(self.motor, start, end, n)
-        if repetitions < 1:
-            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+               moves: dict[str, float]) -> None:
+        self.setup_axes([[self.getMoveable(self.motor), start, end, n]], repetitions)
         select(self, self.measurement, {**moves, self.motor: start})
-        self._prepare([self.getMoveable(self.motor)], [start], [end], n - 1, -repetitions,
-                      **opts)
-
-    def getEnv(self, key=None, macro_name=None, door_name=None):
-        """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
-        if key == "ActiveMntGrp":
-            return mntgrp(self)
-        return super().getEnv(key, macro_name, door_name)
+        self.make_scan()
 
     def getTimeEstimation(self) -> float:
         """The time the sequences play (repetitions x length at each point), without moves."""
-        times = Times(**{f: self.getMoveable(m).getPosition() for f, m in TIME_MOTORS.items()})
+        times = sq.Times(**{f: self.getMoveable(m).getPosition()
+                            for f, m in TIME_MOTORS.items()})
         field = {m: f for f, m in TIME_MOTORS.items()}.get(self.motor)
-        values = np.linspace(self.starts[0], self.finals[0], self.nb_points)
-        lengths = [measurement(self.measurement, Times(**{**vars(times), field: v})).length
-                   if field else measurement(self.measurement, times).length for v in values]
+        lengths = [sq.measurement(self.measurement, replace(times, **{field: v}) if field
+                                  else times).length for v in self.axes[0]]
         return -self.integ_time * float(np.sum(lengths))
 
     def run(self, *args):
-        yield from self._gScan.step_scan()
+        yield from super().run(*args)
         self._report()
 
     def column(self, label: str) -> np.ndarray:
         """A column of the scan's records by its label (motor or channel alias)."""
-        names = {d.label: d.name for d in self._gScan.data.getEnviron()["datadesc"]}
-        return np.array([r.data.get(names[label], np.nan) for r in self._gScan.data.records],
+        names = {d.label: d.name for d in self.gscan.data.getEnviron()["datadesc"]}
+        return np.array([r.data.get(names[label], np.nan) for r in self.gscan.data.records],
                         dtype=float)
 
     def _report(self) -> None:
@@ -108,7 +99,7 @@ class odmr(_NVSweep):
         if mode not in ("pulsed", "cw"):
             raise ValueError(f"mode must be pulsed or cw, got {mode!r}")
         self.measurement = "odmr" if mode == "pulsed" else "cwodmr"
-        self._sweep(start, end, n, repetitions, {}, **opts)
+        self._sweep(start, end, n, repetitions, {})
 
 
 class rabi(_NVSweep):
@@ -147,7 +138,7 @@ class deer(_NVSweep):
     measurement, motor = "deer", "rf_frequency"
 
     def prepare(self, start, end, n, tau, repetitions, **opts):
-        self._sweep(start, end, n, repetitions, {"tau": tau}, **opts)
+        self._sweep(start, end, n, repetitions, {"tau": tau})
 
 
 class deer_tau(_NVSweep):

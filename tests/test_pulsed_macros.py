@@ -346,8 +346,8 @@ def test_nvraster_runs_general_hooks_and_a_pause_loses_or_doubles_no_pixel(senso
     """nvraster is a Sardana scan: `defgh` hooks run at its every pixel, and a pause and
     resume mid-image leave every pixel recorded once."""
     nv = MODEL.sensor.nv_position
-    line = (f"nvraster tip_x {nv[0]} {nv[0] + 3e-9} 4 tip_y {nv[1]} {nv[1] + 2e-9} 3 "
-            "t1 1e-6 20000")
+    line = (f"nvraster tip_x {nv[0]} {nv[0] + 4e-9} 5 tip_y {nv[1]} {nv[1] + 3e-9} 4 "
+            "t1 1e-6 50000")  # ~1.5 s a line: time to see the first and pause before the last
     door = device(sensor, "nanomri/door/1")
     before = set((sensor.results / "scans").glob("scan_*.h5"))
     sensor.run_ok("defgh laser_on pre-acq")
@@ -355,7 +355,7 @@ def test_nvraster_runs_general_hooks_and_a_pause_loses_or_doubles_no_pixel(senso
                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
         path = next_file(sensor, before)
-        wait_for(lambda: 3 <= np.isfinite(read_columns(path)[1]["ratio"]).sum() < 12)
+        wait_for(lambda: 5 <= np.isfinite(read_columns(path)[1]["ratio"]).sum() < 15)
         door.PauseMacro()
         wait_for(lambda: door.state() == tango.DevState.STANDBY)
         paused_at = np.isfinite(read_columns(path)[1]["ratio"]).sum()
@@ -368,17 +368,17 @@ def test_nvraster_runs_general_hooks_and_a_pause_loses_or_doubles_no_pixel(senso
             run.kill()
         sensor.run_ok("udefgh laser_on")
     assert run.returncode == 0, out + err
-    assert 3 <= paused_at < 12
-    assert out.count("laser on at") == 12  # the hook at every pixel
+    assert 5 <= paused_at < 20
+    assert out.count("laser on at") == 20  # the hook at every pixel
     with h5py.File(path, "r") as h5:
         assert h5["entry/end_status"][()] == b"Normal"
         image = h5["entry/data/ratio"][()]
     columns = read_columns(path)[1]
-    assert image.shape == (3, 4) and np.isfinite(image).all()
-    assert sorted(columns["point_nb"]) == list(range(12))
+    assert image.shape == (4, 5) and np.isfinite(image).all()
+    assert sorted(columns["point_nb"]) == list(range(20))
     pixels = {(round(x * 1e12), round(y * 1e12)) for x, y in zip(columns["tip_x"],
                                                                   columns["tip_y"], strict=True)}
-    assert len(pixels) == 12
+    assert len(pixels) == 20
 
 
 def next_file(stack: StackRun, before: set, timeout: float = 60) -> Path:
