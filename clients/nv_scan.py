@@ -76,9 +76,7 @@ class NVScan(Macro, Hookable):
         grids = np.meshgrid(*self.axes, indexing="ij")
         last = (None,) * len(self.axes)
         for i, where in enumerate(zip(*(g.ravel() for g in grids), strict=True)):
-            # a slow axis moves once a line
-            step["positions"] = [float(p) if p != b else None
-                                 for p, b in zip(where, last, strict=True)]
+            step["positions"] = moved(where, last)
             step["point_id"], step["extrainfo"] = i, {}
             last = where
             yield step
@@ -122,6 +120,16 @@ class NVScan(Macro, Hookable):
     @property
     def gscan(self):
         return self._gScan
+
+
+def moved(where: tuple, last: tuple) -> list[float | None]:
+    """The positions of a step: within a line the fast axis alone (None: a motor not moved);
+    where a slower axis changes, every axis. Sardana 3.7's step scan fails (`positions.insert`
+    on an array) when two motors move and another does not."""
+    changed = [p != b for p, b in zip(where, last, strict=True)]
+    if sum(changed) > 1:
+        return [float(p) for p in where]
+    return [float(p) if c else None for p, c in zip(where, changed, strict=True)]
 
 
 class LineHook:

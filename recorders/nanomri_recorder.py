@@ -1,6 +1,8 @@
 """Sardana file recorder writing one nanomri NeXus file per scan (`nanomri.nexus`)."""
 
 
+from pathlib import Path
+
 import numpy as np
 from sardana.macroserver.msexception import UnknownEnv
 from sardana.macroserver.scan.gscan import ScanEndStatus
@@ -62,6 +64,7 @@ class NanomriNXRecorder(BaseFileRecorder):
     def _startRecordList(self, recordlist):
         env = recordlist.getEnviron()
         self.filename = str(scan_path(self.template, env["serialno"]))
+        Path(self.filename).parent.mkdir(parents=True, exist_ok=True)  # a new ScanDir
         instruments = self._instruments()
         world_name, world = snapshot.world(instruments, self.macro.warning)
         geometry = env.get("nanomri_raster")
