@@ -94,14 +94,14 @@ def test_pulsed_odmr_dips_at_the_nv_resonance(sensor):
 def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro(sensor):
     """The NV measurement is Pool elements: `ascan tau ... -1e5` on mg_nv after `nvmode
     ramsey` is the `ramsey` macro's measurement, both written by both recorders alike."""
-    detuning = 4e6  # Hz: 8 fringes over 2 us
+    detuning = 5e6  # Hz: 5 fringes within 1 us, about T2* (~0.9 us)
     sensor.run_ok(f"mv mw_frequency {nv_spin.ZERO_FIELD_SPLITTING + detuning}")
     try:
-        done = sensor.run_ok("ramsey 0 2e-6 41 100000")
+        done = sensor.run_ok("ramsey 0 1e-6 41 100000")
         macro = columns(sensor, done, "tau", "signal", "reference")
         sensor.run_ok("nvmode ramsey")
         sensor.run_ok("senv ActiveMntGrp mg_nv")
-        done = sensor.run_ok("ascan tau 0 2e-6 40 -100000")
+        done = sensor.run_ok("ascan tau 0 1e-6 40 -100000")
         stock = columns(sensor, done, "tau", "signal", "reference")
         # the recorders agree, point by point
         assert last_scan(sensor)["signal"].shape == (41,)
@@ -109,18 +109,14 @@ def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro
         sensor.run_ok("senv ActiveMntGrp mg_counts")
         sensor.run_ok(f"mv mw_frequency {nv_spin.ZERO_FIELD_SPLITTING}")
     assert np.array_equal(macro[0], stock[0])
-    fitted = [fits.ramsey(tau, signal / reference) for tau, signal, reference in (macro, stock)]
-    for name in ("frequency", "amplitude"):  # the sign of the amplitude goes with the phase
-        values = [abs(f[name]) for f in fitted]
-        error = np.hypot(*(f.errors[name] for f in fitted))
-        assert abs(values[0] - values[1]) < 3 * error, (name, fitted)
-    assert fitted[0]["frequency"] == pytest.approx(detuning, abs=1e6)  # the tip away: < 1 MHz
     # point by point the same ratio within shot noise (1e5 repetitions each, not 1e5 s)
     ratios = [signal / reference for _, signal, reference in (macro, stock)]
     noise = [r * np.sqrt(1 / signal + 1 / reference) for r, (_, signal, reference)
              in zip(ratios, (macro, stock), strict=True)]
     assert np.mean((ratios[0] - ratios[1]) ** 2 / (noise[0] ** 2 + noise[1] ** 2)) < 2
-    assert all(f.errors["frequency"] < 0.1 * f["frequency"] for f in fitted), fitted  # fringes
+    # both fringe at the detuning (the retracted tip moves the line by < 1 MHz)
+    for ratio in ratios:
+        assert fits.dominant_frequency(macro[0], ratio) == pytest.approx(detuning, abs=1e6)
 
 
 def test_each_file_holds_the_sequence_and_the_pulses_its_scan_played(sensor):
