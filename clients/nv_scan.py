@@ -159,9 +159,12 @@ class PlayedScan(SScan):
     """Sardana's step scan whose acquisition time is what the sequencer played: Sardana adds
     the integration time, here a negative number of repetitions, at every point."""
 
+    def __init__(self, macro: NVScan, *args, **kwargs):
+        super().__init__(macro, *args, **kwargs)
+        self._sequencer = device_proxy(macro.devices["sequencer"])
+
     def stepUp(self, n, step, lstep):
         before = self._sum_acq_time
         super().stepUp(n, step, lstep)
-        sequencer = device_proxy(self.macro.devices["sequencer"])
-        self._sum_acq_time = before - step["integ_time"] * sequencer.length
+        self._sum_acq_time = before - step["integ_time"] * self._sequencer.length
         self._env["acqtime"] = self._sum_acq_time
