@@ -55,7 +55,7 @@ def sensor(stack: StackRun) -> StackRun:
     return stack
 
 
-def columns(stack: StackRun, done, *names: str) -> list[np.ndarray]:
+def columns(done, *names: str) -> list[np.ndarray]:
     """Columns of the file a finished macro wrote."""
     data = read_columns(written_file(done.stdout + done.stderr))[1]
     return [data[name] for name in names]
@@ -98,11 +98,11 @@ def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro
     sensor.run_ok(f"mv mw_frequency {nv_spin.ZERO_FIELD_SPLITTING + detuning}")
     try:
         done = sensor.run_ok("ramsey 0 1e-6 41 100000")
-        macro = columns(sensor, done, "tau", "signal", "reference")
+        macro = columns(done, "tau", "signal", "reference")
         sensor.run_ok("nvmode ramsey")
         sensor.run_ok("senv ActiveMntGrp mg_nv")
         done = sensor.run_ok("ascan tau 0 1e-6 40 -100000")
-        stock = columns(sensor, done, "tau", "signal", "reference")
+        stock = columns(done, "tau", "signal", "reference")
         # the recorders agree, point by point
         assert last_scan(sensor)["signal"].shape == (41,)
     finally:
