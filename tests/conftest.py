@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -95,12 +96,20 @@ def server_report(process: dict) -> str:
     try:
         dump = subprocess.run([str(spy), "dump", "--pid", str(process["pid"])],
                               capture_output=True, text=True, timeout=60)
-        stacks = dump.stdout + dump.stderr
+        stacks = without_waiting_workers(dump.stdout) + dump.stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
         stacks = f"py-spy dump failed: {exc}"
     log = Path(process["log"])
     tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:] if log.exists() else []
     return "\n".join([stacks, f"--- last lines of {log}", *tail])
+
+
+def without_waiting_workers(dump: str) -> str:
+    """A py-spy dump without the threads of pools that wait for a job: a failed test's report
+    shows the threads that are doing or waiting for something."""
+    blocks = re.split(r"\n(?=Thread )", dump)
+    kept = [b for b in blocks if not ("Worker.run" in b and "Queue.get" in b)]
+    return "\n".join(kept) + f"\n({len(blocks) - len(kept)} pool workers waiting for a job)"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -361,7 +361,8 @@ def test_nvraster_runs_general_hooks_and_a_pause_loses_or_doubles_no_pixel(senso
         out, err = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
-            run.kill()
+            door.AbortMacro()  # the Door free for the next test
+            run.communicate(timeout=60)
         sensor.run_ok("udefgh laser_on")
     assert run.returncode == 0, out + err
     assert 5 <= paused_at < 20

@@ -11,7 +11,7 @@ import types
 
 import pytest
 import tango
-from sardana.macroserver.macro import AbortException
+from sardana.macroserver.macro import AbortException, PauseEvent
 from sardana.macroserver.msmacromanager import MacroExecutor
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 from sardana.pool.poolsynchronization import SynchDescription
@@ -611,6 +611,73 @@ def test_the_door_pushes_its_state_after_the_messages_logged_before():
     logger.debug("last line of the macro")
     DoorDevice(door).set_attribute(Attr("State"), "ON")  # the macro has ended
     assert door.pushed == [["last line of the macro"], ["State ON"]]
+
+
+# --- a pause sent to a hook macro (no upstream issue) -------------------------------------------
+
+class Stacked:
+    """A macro on the executor's stack, with Sardana's own pause event."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._pause_event = PauseEvent(self)
+
+    def _getName(self):  # noqa: N802 (Sardana's name)
+        return self.name
+
+    def isPaused(self):  # noqa: N802
+        return self._pause_event.isPaused()
+
+    def pause(self, cb=None):
+        self._pause_event.pause(cb=cb)
+
+
+class PausedExecutor:
+    """A Door's executor running `scan` and its hook `laser_on`, the pause asked for while the
+    hook runs, as the Door's `pause` does it."""
+
+    macro_pointer = MacroExecutor.macro_pointer
+    _popMacroStack = MacroExecutor._popMacroStack  # noqa: N815 (Sardana's name)
+
+    def __init__(self):
+        self.scan, self.hook = Stacked("scan"), Stacked("laser_on")
+        self._macro_stack, self.paused = [self.scan, self.hook], []
+        self._paused = True
+        self.hook.pause(cb=self._macroPaused)
+
+    def _macroPaused(self, macro):  # noqa: N802
+        self.paused.append(macro.name)
+
+
+def test_upstream_pause_sent_to_a_hook_that_ends_is_lost():
+    executor = PausedExecutor()
+    compat.upstream(MacroExecutor, "_popMacro")(executor)  # the hook has ended
+    assert executor.macro_pointer is executor.scan and not executor.scan.isPaused()
+
+
+def test_a_pause_sent_to_a_hook_that_ends_pauses_the_scan_at_its_next_pause_point():
+    compat.install_macroserver(lambda ex: None, lambda ex, macro: None)
+    executor = PausedExecutor()
+    MacroExecutor._popMacro(executor)
+    assert executor.scan.isPaused()
+    waits = threading.Thread(target=executor.scan._pause_event.wait, daemon=True)
+    waits.start()  # the scan's next pause point: it tells the Door it has paused, and waits
+    deadline = time.monotonic() + 5
+    while not executor.paused and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert executor.paused == ["scan"] and waits.is_alive()
+    executor.scan._pause_event.resume()
+    waits.join(5)
+    assert not waits.is_alive()
+
+
+def test_a_pause_the_hook_took_is_not_passed_on():
+    compat.install_macroserver(lambda ex: None, lambda ex, macro: None)
+    executor = PausedExecutor()
+    executor._paused = False  # the hook paused, and the Door resumed it
+    executor.hook._pause_event.resume()
+    MacroExecutor._popMacro(executor)
+    assert not executor.scan.isPaused()
 
 
 # --- synchronisation descriptions of several groups (no upstream issue) ------------------------
