@@ -9,6 +9,8 @@ rounded to the sequencer's `grid`.
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .sequence import Pulse, Sequence
 
 GATE = "gate"
@@ -132,3 +134,34 @@ def measurement(name: str, times: Times) -> Sequence:
     if bad:
         raise ValueError(f"times must be finite and >= 0 s, got {bad}")
     return MEASUREMENTS[name](times)
+
+
+TRIGGER_PULSE = 1.0e-6  # s high on the trigger channel: a generator's trigger input takes >= 1 us
+
+
+def sweep_point(measurement: Sequence, repetitions: int, settle: float, trigger: str,
+                timing: Timing = Timing()) -> Sequence:
+    """One point of a sweep stepped in hardware: `settle` s for the generator to settle on the
+    point, `repetitions` of `measurement` back to back, then a pulse on `trigger` whose rising
+    edge steps the generator to its next point (after the last, back to its first).
+
+    Played once per point of the sweep, and the whole sweep as often as wanted, a counter that
+    keeps a bin per sequencer repetition (a fast counter's histograms, stepped by the same
+    sequence) holds the gates of every point apart: point j's gates are bin j.
+    """
+    if repetitions < 1:
+        raise ValueError(f"a sweep point plays at least 1 repetition, got {repetitions}")
+    if trigger in {p.channel for p in measurement.pulses}:
+        raise ValueError(f"the trigger channel {trigger!r} is used by the measurement")
+    g = timing.grid
+    length = round(measurement.length / g)
+    first = round(settle / g)
+    if first < 0 or length <= 0:
+        raise ValueError(f"a sweep point needs settle >= 0 s and a measurement that lasts, got "
+                         f"settle {settle:g} s and length {measurement.length:g} s")
+    offsets = first + length * np.arange(repetitions)
+    pulses = [Pulse(p.channel, int(o + round(p.start / g)) * g, p.duration)
+              for o in offsets.tolist() for p in measurement.pulses]
+    end = first + length * repetitions + round(TRIGGER_PULSE / g)
+    pulses.append(Pulse(trigger, (end - round(TRIGGER_PULSE / g)) * g, TRIGGER_PULSE))
+    return Sequence(tuple(pulses), end * g)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
-from nanomri.sequences import MEASUREMENTS, Times, measurement
+from nanomri.sequences import MEASUREMENTS, Times, measurement, sweep_point
 from nanomri.simulators.playback import Playback
 
 RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 000 run-length-encoded steps
@@ -209,3 +209,23 @@ def test_each_nv_measurement_is_built_from_its_times():
 def test_an_unknown_measurement_or_a_bad_time_is_refused(name, times, message):
     with pytest.raises(ValueError, match=message):
         measurement(name, times)
+
+
+def test_a_sweep_point_settles_plays_its_repetitions_then_steps_the_generator():
+    one = measurement("odmr", Times())
+    point = sweep_point(one, 1000, 1e-3, "spare")
+    assert check(point, 1e9, 1, 2**20) > 0  # every edge on the 1 ns grid, in memory
+    gates = point.windows("gate")
+    assert len(gates) == 2 * 1000
+    assert np.allclose(gates[::2, 0] - gates[0, 0], one.length * np.arange(1000), atol=1e-12)
+    assert gates[0, 0] == pytest.approx(1e-3)  # nothing is read while the generator settles
+    (trigger,) = point.windows("spare")
+    assert trigger[0] >= point.windows("laser")[-1, 1]  # the step after the last repetition
+    assert trigger[1] == pytest.approx(point.length)
+
+
+def test_a_sweep_point_refuses_a_trigger_on_a_channel_the_measurement_uses():
+    with pytest.raises(ValueError, match="'mw' is used by the measurement"):
+        sweep_point(measurement("odmr", Times()), 10, 1e-3, "mw")
+    with pytest.raises(ValueError, match="at least 1 repetition"):
+        sweep_point(measurement("odmr", Times()), 0, 1e-3, "spare")
