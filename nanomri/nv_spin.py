@@ -78,10 +78,17 @@ def segments(sequence: Sequence, channels: tuple[str, ...] = ("laser", "mw")) ->
                                       *(w.ravel() for w in windows.values())]))
     edges = edges[(edges >= 0.0) & (edges <= sequence.length)]
     mids = (edges[:-1] + edges[1:]) / 2
-    on = {c: ((mids[:, None] >= w[:, 0]) & (mids[:, None] < w[:, 1])).any(axis=1)
-          for c, w in windows.items()}
+    on = {c: _inside(mids, w) for c, w in windows.items()}
     return [Segment(float(a), float(b), bool(on["laser"][i]), bool(on["mw"][i]))
             for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)) if b > a]
+
+
+def _inside(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """True where a time lies in one of the (possibly overlapping) [start, end) `windows`:
+    more of them have started than ended by then."""
+    started = np.searchsorted(np.sort(windows[:, 0]), times, side="right")
+    ended = np.searchsorted(np.sort(windows[:, 1]), times, side="right")
+    return started > ended
 
 
 @dataclass(frozen=True)
@@ -213,8 +220,15 @@ def repetition_maps(sequence: Sequence, detuning: np.ndarray, rabi: float,
     `detuning` (Hz, the NV's transition minus the MW frequency). `saturation` is the laser's
     s/(1+s); `dephasing(block)` gives the coherence factor (pixels,) a block keeps, by default
     the quasi-static bath's."""
-    n = len(detuning)
     segs = segments(sequence)
+    return segs, segment_maps(segs, detuning, rabi, spin, saturation, dephasing)
+
+
+def segment_maps(segs: list[Segment], detuning: np.ndarray, rabi: float, spin: SpinProperties,
+                 saturation: float, dephasing: Callable[[Block], np.ndarray] | None = None,
+                 ) -> list[np.ndarray]:
+    """The (pixels, 5, 5) map of each of `segs`, as `repetition_maps` makes them."""
+    n = len(detuning)
     pumping = saturation / spin.pumping_time
     at = {b.dephase_at: b for b in blocks(segs, float(np.max(rabi)))}
     maps = []
@@ -233,7 +247,7 @@ def repetition_maps(sequence: Sequence, detuning: np.ndarray, rabi: float,
                       else quasi_static_dephasing(np.full(n, block.toggled), spin.t2_star))
             m = m @ dephasing_matrix(factor)
         maps.append(m)
-    return segs, maps
+    return maps
 
 
 def steady_state(sequence: Sequence, detuning: np.ndarray, rabi: float, spin: SpinProperties,
@@ -334,3 +348,123 @@ def _mean_relaxing(p_start: np.ndarray, p_end: np.ndarray, rate: np.ndarray, a: 
     finite = np.where(np.isfinite(rate), rate, 1.0)
     weight = (np.exp(-finite * a) - np.exp(-finite * b)) / (finite * (b - a))
     return p_end + (p_start - p_end) * np.where(np.isfinite(rate), weight, 0.0)
+
+
+CONVERGED = 1e-12  # largest change of the state over a part taken as none: its fixed point
+
+
+def brightness(sequence: Sequence, detuning: np.ndarray, rabi: float, spin: SpinProperties,
+               saturation: float,
+               dephasing: Callable[[Block], np.ndarray] | None = None) -> np.ndarray:
+    """(pixels, gates) `gate_brightness` of the `steady_state` of `sequence`, at the cost of its
+    distinct parts rather than of its length.
+
+    A laser pulse starts each part. Parts alike (the same segments, gates and RF pulses from
+    their start) map the state alike, so the repetition's map is a product of a few maps'
+    powers; and along a run of alike parts the laser pumps the state to that part's own fixed
+    point within a few parts (to `CONVERGED`), after which every part of the run reads the
+    same. A sweep point's thousands of repetitions of a measurement cost a few of them.
+    """
+    detuning = np.atleast_1d(np.asarray(detuning, dtype=float))
+    segs, gates = segments(sequence), sequence.windows("gate")
+    parts = _parts(segs)
+    gate_parts = _split(gates, segs, parts)
+    if gate_parts is None:  # a gate spans parts: the whole repetition at once
+        readout = steady_state(sequence, detuning, rabi, spin, saturation, dephasing)
+        return gate_brightness(readout, gates, spin.contrast)
+    keys = _part_keys(segs, parts, gates, gate_parts, sequence.windows("rf"))
+    maps: dict[tuple, tuple[list[np.ndarray], np.ndarray]] = {}
+    for (a, b), key in zip(parts, keys, strict=True):
+        if key not in maps:
+            ms = segment_maps(segs[a:b], detuning, rabi, spin, saturation, dephasing)
+            maps[key] = (ms, _product(ms, len(detuning)))
+    runs = _runs(keys)
+    total = _eye(len(detuning))
+    for first, count in runs:
+        total = np.linalg.matrix_power(maps[keys[first]][1], count) @ total
+    state = _fixed_point([total], len(detuning))
+    out = np.empty((len(detuning), len(gates)))
+    pumping = saturation / spin.pumping_time
+    for first, count in runs:
+        ms, product = maps[keys[first]]
+        for i in range(first, first + count):
+            (a, b), mine = parts[i], slice(gate_parts[i], gate_parts[i + 1])
+            readout = laser_readout(segs[a:b], ms, state, spin, pumping)
+            out[:, mine] = gate_brightness(readout, gates[mine], spin.contrast)
+            after = np.einsum("nij,nj->ni", product, state)
+            converged = np.max(np.abs(after - state), initial=0.0) <= CONVERGED
+            state = after
+            if converged:  # the rest of the run reads as this part
+                rest = out[:, gate_parts[i + 1]:gate_parts[first + count]]
+                if rest.size:
+                    rest.reshape(len(out), -1, mine.stop - mine.start)[:] = out[:, None, mine]
+                break
+    return out
+
+
+def _parts(segs: list[Segment]) -> list[tuple[int, int]]:
+    """(first, end) segment indices of the parts of a repetition: cut where a laser pulse
+    starts."""
+    cuts = [i for i, s in enumerate(segs) if s.laser and (i == 0 or not segs[i - 1].laser)]
+    bounds = sorted({0, *cuts, len(segs)})
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _split(windows: np.ndarray, segs: list[Segment],
+           parts: list[tuple[int, int]]) -> np.ndarray | None:
+    """(parts + 1,) bounds of the (sorted) windows each part holds, None if one spans two."""
+    starts = np.array([segs[a].start for a, _ in parts] + [segs[-1].end])
+    lo = np.searchsorted(starts, windows[:, 0], side="right") - 1
+    hi = np.searchsorted(starts, windows[:, 1], side="left") - 1
+    if not ((lo == hi) | (windows[:, 1] <= windows[:, 0])).all() or np.any(np.diff(lo) < 0):
+        return None
+    return np.searchsorted(lo, np.arange(len(parts) + 1), side="left")
+
+
+def _part_keys(segs: list[Segment], parts: list[tuple[int, int]], gates: np.ndarray,
+               gate_parts: np.ndarray, rf: np.ndarray) -> list[tuple]:
+    """What each part does from its start, in steps of 1 ps: alike parts have equal keys."""
+    bounds = np.array([a for a, _ in parts] + [len(segs)])
+    ends = np.array([s.end for s in segs])
+    flags = np.array([(s.laser, s.mw) for s in segs], dtype=bool)
+    origin = np.array([segs[a].start for a, _ in parts])
+    of_seg = np.repeat(np.arange(len(parts)), np.diff(bounds))
+    rel_ends = np.round((ends - origin[of_seg]) * 1e12).astype(np.int64)
+    of_gate = np.repeat(np.arange(len(parts)), np.diff(gate_parts))
+    rel_gates = np.round((gates - origin[of_gate, None]) * 1e12).astype(np.int64)
+    rf_parts = _rf_parts(rf, origin, ends[-1])
+    keys = []
+    for i in range(len(parts)):
+        a, b = bounds[i], bounds[i + 1]
+        keys.append((flags[a:b].tobytes(), rel_ends[a:b].tobytes(),
+                     rel_gates[gate_parts[i]:gate_parts[i + 1]].tobytes(), rf_parts[i]))
+    return keys
+
+
+def _rf_parts(rf: np.ndarray, origin: np.ndarray, end: float) -> list[bytes]:
+    """Per part, the RF windows overlapping it from its start, in ps (few: DEER's)."""
+    limits = np.append(origin, end)
+    out = [b""] * len(origin)
+    for i in np.unique(np.clip(np.searchsorted(limits, rf[:, 0], side="right") - 1, 0, None)):
+        i = min(int(i), len(origin) - 1)
+        inside = rf[(rf[:, 1] > limits[i]) & (rf[:, 0] < limits[i + 1])]
+        out[i] = np.round((inside - origin[i]) * 1e12).astype(np.int64).tobytes()
+    return out
+
+
+def _product(maps: list[np.ndarray], n: int) -> np.ndarray:
+    total = _eye(n)
+    for m in maps:
+        total = m @ total
+    return total
+
+
+def _runs(keys: list[tuple]) -> list[tuple[int, int]]:
+    """(first index, length) of each run of equal consecutive keys."""
+    runs: list[tuple[int, int]] = []
+    for i, key in enumerate(keys):
+        if runs and keys[runs[-1][0]] == key:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs

@@ -84,17 +84,19 @@ class SimSensor:
 
     def brightness(self, sequence: Sequence, starts: np.ndarray) -> np.ndarray:
         """(len(starts), gates) relative brightness in each gate of repetitions of `sequence`
-        starting at `starts` (world times)."""
+        starting at `starts` (world times). The MW drives the NV as the generator puts it out
+        at the repetition's first MW pulse: a sweep point's generator steps on the edge ending
+        the point before and settles during its settle wait, before that pulse."""
         starts = np.atleast_1d(np.asarray(starts, dtype=float))
         seq = self._as_lit(sequence, starts[0])
         nv_at, apex = self.nv_position(starts), self.apex(starts)
-        detuning, rabi = self._drive(nv_at, starts, apex)
+        mw = seq.windows("mw")
+        detuning, rabi = self._drive(nv_at, starts + (mw[0, 0] if len(mw) else 0.0), apex)
         spin = self._spin(nv_at, apex)
         sat = float(np.mean(saturation(self.world.laser.at(starts),
                                        self.world.model.optics.nv_saturation_power)))
         dephasing = self._dephasing(seq, nv_at, starts, apex, spin)
-        readout = nv_spin.steady_state(seq, detuning, rabi, spin, max(sat, 1e-12), dephasing)
-        return nv_spin.gate_brightness(readout, seq.windows("gate"), spin.contrast)
+        return nv_spin.brightness(seq, detuning, rabi, spin, max(sat, 1e-12), dephasing)
 
     def _as_lit(self, sequence: Sequence, t: float) -> Sequence:
         """The sequence as the NV sees it: the laser follows its channel only in gated mode."""
