@@ -78,12 +78,12 @@ def segments(sequence: Sequence, channels: tuple[str, ...] = ("laser", "mw")) ->
                                       *(w.ravel() for w in windows.values())]))
     edges = edges[(edges >= 0.0) & (edges <= sequence.length)]
     mids = (edges[:-1] + edges[1:]) / 2
-    on = {c: _inside(mids, w) for c, w in windows.items()}
+    on = {c: inside(mids, w) for c, w in windows.items()}
     return [Segment(float(a), float(b), bool(on["laser"][i]), bool(on["mw"][i]))
             for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)) if b > a]
 
 
-def _inside(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
+def inside(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """True where a time lies in one of the (possibly overlapping) [start, end) `windows`:
     more of them have started than ended by then."""
     started = np.searchsorted(np.sort(windows[:, 0]), times, side="right")

@@ -1,9 +1,14 @@
 """Simulated APD + counter: Poisson counts of what the focus, the laser and the sequencer did."""
 
+import math
+from contextlib import suppress
+
 import numpy as np
 
 from nanomri.confocal import detected_rate
+from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.photon_counter import CountingMode, PhotonCounterConstraints
+from nanomri.nv_spin import inside
 from nanomri.specs.photon_counter import PhotonCounterSpec
 
 from ..nv_sensor import SimSensor
@@ -12,6 +17,7 @@ from ..sim_world import SimWorld, open_section
 SAMPLES_PER_GATE = 64  # points along a gate at which the path and the laser are sampled
 SAMPLES_PER_WINDOW = 16  # per gate window of a hardware-gated scan (short, many windows)
 SAMPLED_REPETITIONS = 16  # repetitions sampled per batch of sequencer gates, evenly spread
+# (over all bins: each bin gets its share, at least one)
 
 
 class SimPhotonCounter:
@@ -34,6 +40,8 @@ class SimPhotonCounter:
         self._counting = None  # the playback whose gates are being counted
         self._done = 0  # its repetitions counted so far
         self._total = 0  # repetitions counted since arm, over every playback
+        self._first = 0  # of them, those counted before the playback being counted
+        self._bins = 1
         sensor = world.model.sensor
         self._sensor = SimSensor(world, sensor) if sensor is not None else None
 
@@ -52,6 +60,23 @@ class SimPhotonCounter:
         self._sums = np.zeros(0, dtype=np.int64)
         self._counting, self._done, self._total = None, 0, 0
 
+    def set_bins(self, bins: int) -> None:
+        if self.is_counting():
+            raise Refused("BUSY", "cannot change bins while counting; stop first")
+        if isinstance(bins, bool) or int(bins) != bins or bins < 1:
+            raise Refused("OUT_OF_RANGE", f"bins must be a whole number >= 1, got {bins}")
+        self._check_fits(int(bins), 1)
+        self._bins = int(bins)
+
+    def bins(self) -> int:
+        return self._bins
+
+    def _check_fits(self, bins: int, gates: int) -> None:
+        limit = self.constraints.max_gates
+        if bins * gates > limit:
+            raise Refused("OUT_OF_RANGE", f"{bins} bins x {gates} gates per repetition = "
+                                          f"{bins * gates} gate sums exceed max_gates {limit}")
+
     def is_counting(self) -> bool:
         now = self.world.clock()
         if self._armed is not None and self._armed[1] == np.inf:
@@ -65,7 +90,8 @@ class SimPhotonCounter:
             self._gate = (self._gate[0], now)
             self._ready = now
         if self._armed is not None and self._armed[1] == np.inf:
-            self.gate_counts()
+            with suppress(Refused):  # a run whose bins do not fit was refused when read
+                self.gate_counts()
             self._armed = (self._armed[0], now)
 
     def counts(self) -> int:
@@ -82,13 +108,16 @@ class SimPhotonCounter:
             return self._window_counts(playback)
         gates = playback.sequence.windows("gate")
         if playback is not self._counting:  # a new run: its gates replace the old binning
+            self._check_fits(self._bins, len(gates))
             self._counting, self._done = playback, 0
-            if len(self._sums) != len(gates):
-                self._sums, self._total = np.zeros(len(gates), dtype=np.int64), 0
+            if self._sums.shape != (self._bins * len(gates),):
+                self._sums, self._total = np.zeros(self._bins * len(gates), dtype=np.int64), 0
+            self._first = self._total
         done = playback.completed(min(self.world.clock(), self._armed[1]))
-        new = range(self._done, done)
+        new = range(self._first + self._done, self._first + done)
         if len(new) and len(gates):
-            self._sums += self._rng.poisson(self._mean_per_gate(playback, gates, new) * len(new))
+            sums = self._sums.reshape(self._bins, len(gates))
+            sums += self._rng.poisson(self._mean_counts(playback, gates, new))
         self._total += len(new)
         self._done = done
         return self._sums.copy()
@@ -119,15 +148,60 @@ class SimPhotonCounter:
         self.gate_counts()  # bring the count up to now
         return self._total
 
-    def _mean_per_gate(self, playback, gates: np.ndarray, reps: range) -> np.ndarray:
-        """Mean counts per gate of one repetition, averaged over repetitions spread over `reps`."""
-        sampled = np.unique(np.linspace(reps.start, reps.stop - 1, SAMPLED_REPETITIONS).round())
-        rep_starts = playback.start + sampled * playback.sequence.length
-        bright = (self._sensor.brightness(playback.sequence, rep_starts)
-                  if self._sensor is not None else np.ones((len(sampled), len(gates))))
-        return np.mean([[self.expected_counts(r + g[0], r + g[1], b)
-                         for g, b in zip(gates, row_bright, strict=True)]
-                        for r, row_bright in zip(rep_starts, bright, strict=True)], axis=0)
+    def _mean_counts(self, playback, gates: np.ndarray, new: range) -> np.ndarray:
+        """(bins, gates) mean counts of the repetitions `new` (numbered since arm; repetition
+        i of the run is number i + `_first`), summed into bin number mod bins: each bin's mean
+        per repetition from repetitions of its own spread over `new`, times how many it got."""
+        bins = self._bins
+        b = np.arange(bins)
+        first = new.start + (b - new.start) % bins  # each bin's first number in `new`
+        got = np.maximum((new.stop - first + bins - 1) // bins, 0)
+        share = math.ceil(SAMPLED_REPETITIONS / bins)
+        sampled = [first[k] + bins * np.unique(np.linspace(0, got[k] - 1, share).round())
+                   for k in b if got[k]]
+        which = np.repeat(b[got > 0], [len(x) for x in sampled])
+        starts = (playback.start
+                  + (np.concatenate(sampled) - self._first) * playback.sequence.length)
+        bright = (self._sensor.brightness(playback.sequence, starts)
+                  if self._sensor is not None else np.ones((len(starts), len(gates))))
+        per_start = self._gate_means(playback, gates, starts, bright)
+        means = np.zeros((bins, len(gates)))
+        np.add.at(means, which, per_start)
+        return means / np.maximum(np.bincount(which, minlength=bins), 1)[:, None] * got[:, None]
+
+    def _gate_means(self, playback, gates: np.ndarray, starts: np.ndarray,
+                    bright: np.ndarray) -> np.ndarray:
+        """(starts, gates) mean counts of each gate of repetitions starting at `starts`, the
+        sensor NV as bright as `bright` (starts, gates): `expected_counts` of every gate, at
+        the cost of one detected rate per gate when the focus and the laser's power stand
+        still over them (the gate's samples then differ only in whether the laser is on)."""
+        fractions = (np.arange(SAMPLES_PER_GATE) + 0.5) / SAMPLES_PER_GATE
+        widths = gates[:, 1] - gates[:, 0]
+        offsets = gates[:, :1] + widths[:, None] * fractions  # (gates, samples) in a repetition
+        t0, t1 = starts.min() + gates[0, 0], starts.max() + gates[-1, 1]
+        if not (len(gates) and self._optics_still(t0, t1)):
+            return np.array([[self.expected_counts(r + g[0], r + g[1], x)
+                              for g, x in zip(gates, row, strict=True)]
+                             for r, row in zip(starts, bright, strict=True)]).reshape(bright.shape)
+        w = self.world
+        focus, power = w.focus(np.array([t0])), float(w.laser.at(np.array([t0]))[0])
+        lit = (inside(offsets.ravel(), playback.sequence.windows("laser")).reshape(offsets.shape)
+               .mean(axis=1) if w.laser.gated_at(np.array([t0]))[0] else np.ones(len(gates)))
+        weights = np.ones((bright.size, len(w.nv_centres)))
+        if self._sensor is not None:
+            weights[:, self._sensor.spec.nv] = bright.ravel()
+        on = detected_rate(focus, w.nv_centres, power, w.model.optics,  # one focus for all
+                           weights).reshape(bright.shape)
+        off = detected_rate(focus, w.nv_centres, 0.0, w.model.optics)[0]
+        return widths * (lit * on + (1 - lit) * off)
+
+    def _optics_still(self, t0: float, t1: float) -> bool:
+        """Whether no scanner axis moves and the laser's power and gating do not change
+        between `t0` and `t1`."""
+        w = self.world
+        moving = any(p.starts.size and t0 < p.end and p.starts[0] <= t1 for p in w.paths.values())
+        changes = np.asarray(w.laser.times)
+        return not moving and not ((changes > t0) & (changes <= t1)).any()
 
     def expected_counts(self, opened: float, closed: float,
                         brightness: float | None = None) -> float:
