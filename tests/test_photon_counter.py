@@ -2,14 +2,22 @@
 
 import numpy as np
 import pytest
+from scipy.optimize import curve_fit
 
+from nanomri import nv_spin
+from nanomri import sequences as sq
 from nanomri.confocal import detected_rate
+from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.interfaces.signal_generator import Mode, Sweep, TriggerSource
 from nanomri.sequence import Pulse, Sequence
 from nanomri.simulators.drivers.laser import SimLaser
+from nanomri.simulators.drivers.magnet import SimVectorMagnet
 from nanomri.simulators.drivers.photon_counter import SimPhotonCounter
 from nanomri.simulators.drivers.scanner import SimScanner
+from nanomri.simulators.drivers.sequencer import SimSequencer
+from nanomri.simulators.drivers.signal_generator import SimSignalGenerator
 from nanomri.simulators.playback import Playback
 from nanomri.simulators.sim_world import SimWorld
 from nanomri.world import load_world
@@ -114,3 +122,117 @@ def test_a_timed_gate_after_a_sequence_run_counts_for_its_own_dwell():
     assert counter.is_counting()  # the finished run does not end the new gate early
     clock.now += 0.01 + counter.readout_time + 1e-9
     assert not counter.is_counting() and counter.counts() > 100  # on the NV, 1 mW
+
+
+def test_bins_share_the_repetitions_each_summing_its_own_gates():
+    clock, world, counter, sequencer = setup()
+    counter.set_bins(4)
+    counter.arm()
+    sequencer.playback = Playback(SEQUENCE, start=clock.now + 1e-3, repetitions=100_000)
+    clock.now += 1e-3 + 100_000 * 10e-6 + 1e-6
+    counts = counter.gate_counts().reshape(4, 2)  # bin-major: bin 0's two gates first
+    rate = detected_rate(np.array([NV]), world.nv_centres, np.array([1e-3]), MODEL.optics)[0]
+    expected = rate * 1e-6 * 100_000 / 4
+    assert counts[:, 0] == pytest.approx(np.full(4, expected), rel=5 / np.sqrt(expected))
+    assert (counts[:, 1] < counts[:, 0] / 10).all()  # the dark gate in every bin
+    assert counter.repetitions_counted() == 100_000 and counter.bins() == 4
+
+
+def test_bins_below_one_or_beyond_the_counters_gates_are_refused_naming_the_numbers():
+    clock, _, counter, sequencer = setup()
+    limit = MODEL.instruments.photon_counter.max_gates
+    with pytest.raises(Refused, match="bins must be a whole number >= 1, got 0"):
+        counter.set_bins(0)
+    with pytest.raises(Refused, match=f"{limit + 1} bins x 1 gates .* exceed max_gates {limit}"):
+        counter.set_bins(limit + 1)
+    bins = limit // 2 + 1  # fits one gate a repetition, not the sequence's two
+    counter.set_bins(bins)
+    counter.arm()
+    sequencer.playback = Playback(SEQUENCE, start=clock.now, repetitions=10)
+    clock.now += 1.0
+    with pytest.raises(Refused, match=f"{bins} bins x 2 gates per repetition = {2 * bins} "
+                                      f"gate sums exceed max_gates {limit}") as refused:
+        counter.gate_counts()
+    assert refused.value.reason == "OUT_OF_RANGE"
+
+
+def test_bins_cannot_change_while_counting():
+    clock, _, counter, sequencer = setup()
+    counter.arm()
+    with pytest.raises(Refused, match="while counting") as refused:
+        counter.set_bins(2)
+    assert refused.value.reason == "BUSY" and counter.bins() == 1
+
+
+class SweepLab:
+    """The confocal world's drivers for a hardware-stepped ODMR: the MW generator sweeps on
+    the sequencer's spare channel, 10 mT on the NV's axis, the focus on the sensor NV."""
+
+    def __init__(self):
+        self.clock = FakeClock(50.0)
+        world = SimWorld(MODEL, self.clock)
+        scanner, laser = SimScanner(world), SimLaser(world)
+        for axis, value in zip("xyz", NV, strict=True):
+            scanner.move_to(axis, value)
+        laser.set_power(5e-3)
+        laser.set_mode(LaserMode.GATED)
+        laser.set_emission(True)
+        self.mw = world.links.mw = SimSignalGenerator(world, MODEL.instruments.mw)
+        self.magnet = world.links.magnet = SimVectorMagnet(world, MODEL.instruments.magnet)
+        self.sequencer = world.links.sequencer = SimSequencer(world, MODEL.instruments.sequencer)
+        self.counter = world.links.photon_counter = SimPhotonCounter(world)
+        self.magnet.ramp_to((0.0, 0.0, FIELD))
+        self.clock.now += 600.0
+
+    def sweep(self, frequencies: np.ndarray, sweeps: int) -> np.ndarray:
+        """(points, 2) signal and reference counts per point, each summed over its repetitions
+        in every sweep, from one run of the sequencer and one read of the binned counter."""
+        n = len(frequencies)
+        self.mw.set_sweep(Sweep(frequencies[0], frequencies[-1], n))
+        self.mw.set_power(1e-2)  # 10 MHz Rabi: a 50 ns pi pulse
+        self.mw.set_mode(Mode.SWEEP)
+        self.mw.set_trigger(TriggerSource.EXTERNAL)
+        self.mw.set_output(True)
+        point = sq.sweep_point(sq.pulsed_odmr(50e-9), POINT_REPETITIONS, SETTLE, "spare")
+        self.sequencer.load(point)
+        self.sequencer.set_repetitions(n * sweeps)
+        self.clock.now += 1.0
+        self.counter.set_bins(n)
+        self.counter.arm(CountingMode.SEQUENCE)
+        self.sequencer.run()
+        self.clock.now += 0.1 + n * sweeps * point.length
+        assert self.counter.repetitions_counted() == n * sweeps
+        return self.counter.gate_counts().reshape(n, POINT_REPETITIONS, 2).sum(axis=1)
+
+
+FIELD = 0.01  # T on the NV's axis (z)
+POINT_REPETITIONS = 4000
+SETTLE = 1e-3  # s: the generator's frequency settling time, before a point's repetitions
+
+
+def lorentzian_dip(f: np.ndarray, centre: float, depth: float, width: float) -> np.ndarray:
+    return 1 - depth / (1 + ((f - centre) / width) ** 2)
+
+
+def test_a_hardware_stepped_sweep_keeps_each_points_odmr_in_its_bin():
+    lab = SweepLab()
+    guess = float(nv_spin.transition_frequency(FIELD))  # the experimenter's, from the magnet
+    frequencies = guess + 6e6 + np.arange(-12, 13) * 2e6  # 25 points, the guess off-centre
+    counts = lab.sweep(frequencies, sweeps=100)
+    signal, reference = counts[:, 0], counts[:, 1]
+    ratio = signal / reference
+    lowest = int(np.argmin(ratio))
+    (centre, depth, _), _ = curve_fit(lorentzian_dip, frequencies, ratio,
+                                      p0=[frequencies[lowest], 1 - ratio[lowest], 5e6])
+    dip = int(np.argmin(np.abs(frequencies - centre)))
+    assert depth > 0.1 and ratio[dip] < 0.9 and np.median(ratio) > 0.95
+    chi2 = np.sum((reference - reference.mean()) ** 2 / reference.mean())
+    dof = len(reference) - 1
+    assert chi2 < dof + 5 * np.sqrt(2 * dof)  # the reference flat: Poisson scatter only
+    # only now the world's truth: the NV's transition in the magnet's and the tip's field
+    sensor = lab.counter._sensor
+    now = np.array([lab.clock.now])
+    b = sensor._field(sensor.nv_position(now)[:, None, :], now, sensor.apex(now))[0, 0]
+    truth = float(nv_spin.transition_frequency(b @ sensor.axis))
+    assert centre == pytest.approx(truth, abs=1.5e6)
+    assert dip == int(np.argmin(np.abs(frequencies - truth)))
