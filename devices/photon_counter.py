@@ -7,9 +7,10 @@ from tango.server import attribute, command
 from nanomri.interfaces.photon_counter import CountingMode
 
 from .base import InstrumentDevice
-from .validation import fail, require_finite
+from .validation import fail, refusals, require_finite
 
-MAX_GATES = 1_000_000  # declared length of gate_counts: a GATES scan's pixels, at most
+MAX_GATES = 1_000_000  # declared length of gate_counts: a GATES scan's pixels, or a SEQUENCE
+# run's bins x gates per repetition (bins are limited to fit), at most
 
 
 class PhotonCounter(InstrumentDevice):
@@ -21,6 +22,7 @@ class PhotonCounter(InstrumentDevice):
     def init_instrument(self) -> None:
         c = self.driver.constraints
         self.set_write_limits("dwell", c.min_dwell, c.max_dwell)
+        self.set_write_limits("bins", 1, min(c.max_gates, MAX_GATES))
         self.get_device_attr().get_attr_by_name("count_rate").set_max_alarm(c.max_count_rate)
         self._dwell = c.min_dwell
         self._mode = CountingMode.TIMED
@@ -63,6 +65,26 @@ class PhotonCounter(InstrumentDevice):
         self._refuse_while_counting("counting_mode")
         self._mode = CountingMode(value)
 
+    @attribute(
+        dtype=int,
+        access=AttrWriteType.READ_WRITE,
+        format="%d",
+        min_value=1,
+        memorized=True,
+        hw_memorized=True,
+        doc="SEQUENCE: sets of gate sums kept; sequencer repetition r is summed into bin r mod "
+            "bins (a hardware-stepped sweep: bin j is point j); bins x gates per repetition "
+            "must fit in the counter's max_gates",
+    )
+    def bins(self) -> int:
+        return self.driver.bins()
+
+    @bins.write
+    def bins(self, value: int) -> None:
+        self._refuse_while_counting("bins")
+        with refusals():
+            self.driver.set_bins(value)
+
     @attribute(dtype=int, unit="counts", format="%d", polling_period=200, abs_change="1",
                doc="photons counted in the last timed gate")
     def counts(self) -> int:
@@ -75,20 +97,24 @@ class PhotonCounter(InstrumentDevice):
         format="%d",
         polling_period=200,
         abs_change="1",
-        doc="counts per gate window of the sequence, summed over the repetitions counted",
+        doc="SEQUENCE: counts per gate of the repetition summed over the repetitions "
+            "counted, bins x gates, bin 0's gates first; GATES: one value per window",
     )
     def gate_counts(self) -> np.ndarray:
-        return self.driver.gate_counts()
+        with refusals():
+            return self.driver.gate_counts()
 
-    @attribute(dtype=int, doc="values in gate_counts: gates per repetition (SEQUENCE) or gate "
-                              "windows counted so far (GATES)")
+    @attribute(dtype=int, doc="values in gate_counts: bins x gates per repetition (SEQUENCE) "
+                              "or gate windows counted so far (GATES)")
     def gate_count(self) -> int:
-        return len(self.driver.gate_counts())
+        with refusals():
+            return len(self.driver.gate_counts())
 
     @command(dtype_in=int, doc_in="index of the first gate wanted", dtype_out=(int,),
              doc_out="gate_counts from that index on: a reader takes only what is new")
     def ReadGateCounts(self, first: int) -> np.ndarray:
-        counts = self.driver.gate_counts()
+        with refusals():
+            counts = self.driver.gate_counts()
         if not 0 <= first <= len(counts):
             fail("OUT_OF_RANGE", f"first gate index {first} outside [0, {len(counts)}] (the "
                                  "gates counted so far)")
@@ -96,7 +122,8 @@ class PhotonCounter(InstrumentDevice):
 
     @attribute(dtype=int, doc="repetitions of the sequence whose gates are in gate_counts")
     def repetitions_counted(self) -> int:
-        return self.driver.repetitions_counted()
+        with refusals():
+            return self.driver.repetitions_counted()
 
     @attribute(
         dtype=float,

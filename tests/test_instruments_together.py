@@ -114,3 +114,42 @@ def test_sequencer_steps_the_mw_list_and_triggers_one_camera_frame_per_repetitio
     assert step == (before + REPETITIONS) % 5
     mw.SafeState()
     assert mw.state() == tango.DevState.OFF
+
+
+def test_counter_bins_are_refused_while_counting_below_one_and_where_a_run_does_not_fit(lab):
+    counter = lab["counter"]
+    limit = MODEL.instruments.photon_counter.max_gates
+    with pytest.raises(tango.DevFailed) as exc:
+        counter.bins = 0
+    assert exc.value.args[0].reason == "API_WAttrOutsideLimit"
+    counter.counting_mode = CountingMode.SEQUENCE
+    counter.Start()
+    with pytest.raises(tango.DevFailed) as exc:
+        counter.bins = 2
+    assert exc.value.args[0].reason == "NANOMRI_BUSY" and counter.bins == 1
+    counter.Stop()
+    bins = limit // 2 + 1  # one gate a repetition would fit, the sequence's two do not
+    counter.bins = bins
+    try:
+        counter.Start()
+        run_sequence(lab)
+        with pytest.raises(tango.DevFailed) as exc:
+            counter.read_attribute("gate_counts")
+        error = exc.value.args[0]
+        assert error.reason == "NANOMRI_OUT_OF_RANGE"
+        assert f"{bins} bins x 2 gates" in error.desc and f"max_gates {limit}" in error.desc
+    finally:
+        counter.Stop()
+        counter.bins = 1
+
+
+def test_counter_bins_hold_alternate_repetitions_apart(lab):
+    focus_on_nv(lab)
+    lab["counter"].bins = 2
+    try:
+        counts = count_gates(lab, LaserMode.GATED).reshape(2, 2)
+    finally:
+        lab["counter"].bins = 1
+    half = expected_in_light() / 2
+    assert counts[:, 0] == pytest.approx(np.full(2, half), abs=5 * np.sqrt(half))
+    assert (counts[:, 1] < 5).all()
