@@ -15,6 +15,7 @@ classes it patches.
 """
 
 import importlib.metadata
+import logging
 import queue
 import sys
 import threading
@@ -34,6 +35,7 @@ BUSY_RETRIES = 3  # pushes of one Door message while the Door's monitor stays bu
 DRAIN_WAIT = 2.0  # s a Door state or macro-status push waits for the messages before it
 AFTER_MESSAGES = {"state", "status", "macrostatus", "result"}  # Door attributes pushed so
 TICK = 1e-9  # s: gate times closer than this are the same time to a hardware gate
+HANDLER_WAIT = 1.0  # s a log record waits for a logging handler's lock another thread holds
 
 _pending_aborts = weakref.WeakSet()  # executors whose aborted macro has not begun to unwind
 
@@ -256,6 +258,45 @@ def _fire_missed_state(events) -> None:
         events.fireEvent(state)
 
 
+# --- the MacroServer: logging handlers' locks ----------------------------------------------------
+
+def handler_locks_never_wait_for_ever(handler: type) -> None:
+    """Make a log record wait at most `HANDLER_WAIT` s for a handler's lock that another
+    thread holds; then the handler gets a new lock and the record is emitted under it.
+
+    Sardana aborts a macro by raising AbortException in the macro's thread asynchronously:
+    raised between the acquire of a logging handler's lock and the `try` that releases it, it
+    leaves the lock held by that thread for ever, and every other thread that logs through the
+    handler waits for ever (the family of https://github.com/sardana-org/sardana/issues/693).
+    Seen on the MacroServer's log file handler: the abort job waited in its "Aborting" debug
+    line and the Door stayed RUNNING after AbortMacro of an ascan.
+    """
+    def wrap(original):
+        def handle(self, record):
+            lock = self.lock
+            if lock is None:
+                return original(self, record)
+            kept = self.filter(record)
+            if not kept:
+                return kept
+            if not lock.acquire(timeout=HANDLER_WAIT):
+                print(f"{type(self).__name__}: its lock held for over {HANDLER_WAIT:g} s (a "
+                      "thread aborted inside it): the handler takes a new one",
+                      file=sys.stderr, flush=True)
+                self.createLock()
+                lock = self.lock
+                lock.acquire()
+            try:
+                self.emit(record)
+            finally:
+                lock.release()
+            return kept
+
+        return handle
+
+    _patch(handler, "handle", "handler_locks_never_wait_for_ever", wrap)
+
+
 # --- the MacroServer: pause -------------------------------------------------------------------
 
 def pause_outlives_the_macro_it_was_sent_to(executor: type) -> None:
@@ -424,6 +465,7 @@ def install_macroserver(interrupted: Callable[[Any], None],
     event_waits_see_aborts_and_missed_states(MacroExecutor, AttributeEventWait)
     wait_ready_fires_missed_state(PoolElement)
     pause_outlives_the_macro_it_was_sent_to(MacroExecutor)
+    handler_locks_never_wait_for_ever(logging.Handler)
     door_log_from_one_thread(AttributeLogHandler, Door)
 
 

@@ -613,6 +613,69 @@ def test_the_door_pushes_its_state_after_the_messages_logged_before():
     assert door.pushed == [["last line of the macro"], ["State ON"]]
 
 
+# --- a logging handler's lock an aborted thread left held (sardana#693's family) ----------------
+
+class Kept(logging.Handler):
+    """Keeps what it emits."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def emit(self, record):
+        self.kept.append(record.getMessage())
+
+
+def held_by_an_aborted_thread(handler: logging.Handler) -> threading.Event:
+    """The handler's lock taken by a thread that will not release it until the returned event
+    is set (an AbortException left it held)."""
+    taken, done = threading.Event(), threading.Event()
+
+    def aborted():
+        lock = handler.lock
+        lock.acquire()
+        taken.set()
+        done.wait(30)
+        lock.release()  # else logging's shutdown at exit waits for it for ever
+
+    threading.Thread(target=aborted, daemon=True).start()
+    assert taken.wait(5)
+    return done
+
+
+def record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("abort", logging.DEBUG, __file__, 1, message, None, None)
+
+
+def test_upstream_record_waits_for_ever_for_a_lock_an_aborted_thread_holds():
+    handler = Kept()
+    done = held_by_an_aborted_thread(handler)
+    try:
+        logs = threading.Thread(target=compat.upstream(logging.Handler, "handle"),
+                                args=(handler, record("Aborting...")), daemon=True)
+        logs.start()
+        logs.join(2 * compat.HANDLER_WAIT)
+        assert logs.is_alive() and handler.kept == []
+    finally:
+        done.set()
+
+
+def test_a_record_is_emitted_under_a_new_lock_when_an_aborted_thread_holds_the_old():
+    compat.install_macroserver(lambda ex: None, lambda ex, macro: None)
+    handler = Kept()
+    old = handler.lock
+    done = held_by_an_aborted_thread(handler)
+    try:
+        for message in ("Aborting...", "aborted"):
+            logs = threading.Thread(target=handler.handle, args=(record(message),), daemon=True)
+            logs.start()
+            logs.join(5 * compat.HANDLER_WAIT)
+            assert not logs.is_alive()
+        assert handler.kept == ["Aborting...", "aborted"] and handler.lock is not old
+    finally:
+        done.set()
+
+
 # --- a pause sent to a hook macro (no upstream issue) -------------------------------------------
 
 class Stacked:
