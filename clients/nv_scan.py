@@ -1,7 +1,8 @@
 """The step scan of NV measurements that the NV macros share (macros/nv_scans.py,
 macros/pulsed.py): 1 to 3 motors, the last axis fastest, counted on the NV measurement group
 (mg_nv) with Sardana's step scan, so hooks, pause and resume, the Door's records and both
-recorders come from the framework. Its integration time is a number of repetitions (Sardana's
+recorders come from the framework; or one generator's frequency swept in hardware
+(`make_sweep`, clients/nv_sweep.py). Its integration time is a number of repetitions (Sardana's
 monitor count), its acquisition time the sequences' play time."""
 
 import time
@@ -19,6 +20,7 @@ from nanomri.scan_axes import positions
 from . import snapshot
 from .focus import refocus_with
 from .nv_measurement import env_or, mntgrp
+from .nv_sweep import SWEEP_MNTGRP, SWEEP_MNTGRP_ENV, SweptScan
 from .sequence_runner import SequenceRunner, device_proxy
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
@@ -31,6 +33,7 @@ class NVScan(Macro, Hookable):
 
     hints = {"scan": "nvscan", "allowsHooks": HOOKS}
     env = (snapshot.INSTRUMENTS_ENV, "ScanDir")
+    swept = False  # a step scan, or a sweep in hardware (make_sweep)
 
     def setup_axes(self, axes: list[list], repetitions: int) -> None:
         """`axes`: [motor, start, end, n] per axis, slowest first."""
@@ -66,6 +69,19 @@ class NVScan(Macro, Hookable):
         self._gScan = PlayedScan(self, self._generator, moveables, env, extrainfodesc=columns)
         self.setData(self._gScan.data)
 
+    def make_sweep(self, generator: str) -> None:
+        """Instead of a step scan, the one axis, the frequency of the generator of role
+        `generator` (env NanomriInstruments), swept in hardware (`nv_sweep.SweptScan`)."""
+        (motor,), (frequencies,) = self.motors, self.axes
+        moveable = MoveableDesc(moveable=motor, min_value=float(frequencies.min()),
+                                max_value=float(frequencies.max()))
+        moveable.is_reference = True
+        played = -self.integ_time * device_proxy(self.devices["sequencer"]).length
+        self.swept = True  # counted with the sweep's measurement group
+        self._gScan = SweptScan(self, device_proxy(self.devices[generator]), frequencies,
+                                played, [moveable], {})
+        self.setData(self._gScan.data)
+
     def _generator(self):
         step = {"integ_time": self.integ_time, "check_func": [],
                 "pre-move-hooks": self.getHooks("pre-move"),
@@ -84,7 +100,8 @@ class NVScan(Macro, Hookable):
     def getEnv(self, key=None, macro_name=None, door_name=None):
         """The scan counts with the NV measurement group (env NanomriNVMntGrp, else mg_nv)."""
         if key == "ActiveMntGrp":
-            return mntgrp(self)
+            return (env_or(self, SWEEP_MNTGRP_ENV, SWEEP_MNTGRP) if self.swept
+                    else mntgrp(self))
         return super().getEnv(key, macro_name, door_name)
 
     def getTimeEstimation(self) -> float:

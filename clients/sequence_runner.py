@@ -49,6 +49,7 @@ class SequenceRunner:
         sequencer, counter = self.dev["sequencer"], self.dev["counter"]
         ensure(sequencer, "repetitions", repetitions)
         ensure(counter, "counting_mode", CountingMode.SEQUENCE)
+        ensure(counter, "bins", 1)
         counter.Start()
         sequencer.Run()
         self._wait(sequencer, tango.DevState.RUNNING, repetitions * sequencer.length + RUN_MARGIN)

@@ -8,19 +8,40 @@ plays 100 000 repetitions; a positive one plays as many whole repetitions as fit
 the sequence plays the laser follows the sequencer's laser channel, and stays so (a count of
 the photon counter's own, PhotonCounterCtrl, puts it back to CW). The counts are read from the
 counter once the run has ended: the simulated counter computes a run's photons when read.
+
+Synchronised by a software start (measurement group channels `synchronization: Start`), one
+acquisition is a whole sweep stepped in hardware (`odmr --continuous`): the Pool asks for one
+value per point (its repetitions), the integration time is per point and the latency is the
+swept generator's settling. The sequencer plays `sequences.sweep_point` once per point, its
+trigger pulse stepping the generator (its trigger input wired to the `sweep_trigger` channel),
+the whole sweep as many passes as the points' repetitions need; the counter keeps a bin per
+point. The measurement's own sequence is put back on the sequencer at the end.
 """
 
+import math
+import time
+
+import numpy as np
 import tango
 from sardana import State
-from sardana.pool.controller import CounterTimerController, Description, Type
+from sardana.pool import AcqSynch
+from sardana.pool.controller import (
+    CounterTimerController,
+    DefaultValue,
+    Description,
+    Type,
+)
 
 from nanomri.clients.device_settings import ensure
+from nanomri.controllers.synchronized import Synchronized
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.sequence import Sequence
-from nanomri.sequences import GATE
+from nanomri.sequences import GATE, sweep_point
 
 GATES = {1: "signal", 2: "reference"}
+SETTLE_SHARE = 0.05  # the most of a swept point's time its generator's settling should take
+UPLOAD_TIMEOUT = 30.0  # s for the sequencer to take a sweep's sequence
 
 
 def repetitions_of(value: float, length: float) -> int:
@@ -31,7 +52,24 @@ def repetitions_of(value: float, length: float) -> int:
     return max(1, int(value / length + 1e-9))
 
 
-class NVCounterCtrl(CounterTimerController):
+def sweep_passes(per_point: int, length: float, settle: float, largest: int) -> tuple[int, int]:
+    """Repetitions of the measurement (`length` s) per point in one pass of a hardware sweep,
+    and passes, for at least `per_point` repetitions per point: the fewest passes whose points
+    last long enough that the generator's `settle` is at most SETTLE_SHARE of them, with at
+    most `largest` repetitions per point and pass (what memory and counter hold)."""
+    if largest < 1:
+        raise ValueError("not one repetition per point fits the sequencer and the counter")
+    wanted = min(per_point, largest, max(1, math.ceil(settle / (SETTLE_SHARE * length))))
+    passes = math.ceil(per_point / wanted)
+    return math.ceil(per_point / passes), passes
+
+
+def steps_per_repetition(sequence: Sequence) -> int:
+    """Run-length-encoded steps one more repetition adds to a sequence, at most."""
+    return len({p.start for p in sequence.pulses} | {p.end for p in sequence.pulses}) + 1
+
+
+class NVCounterCtrl(Synchronized, CounterTimerController):
     """A thin Tango client of the sequencer, photon counter and laser of one set-up."""
 
     MaxDevice = len(GATES)
@@ -40,6 +78,9 @@ class NVCounterCtrl(CounterTimerController):
         "sequencer": {Type: str, Description: "Tango device name of the nanomri PulseSequencer"},
         "counter": {Type: str, Description: "Tango device name of the nanomri PhotonCounter"},
         "laser": {Type: str, Description: "Tango device name of the nanomri NVLaser"},
+        "sweep_trigger": {Type: str, DefaultValue: "spare",
+                          Description: "sequencer channel wired to the trigger input of the "
+                                       "generator a hardware sweep steps"},
     }
 
     def __init__(self, inst, props, *args, **kwargs):
@@ -51,7 +92,11 @@ class NVCounterCtrl(CounterTimerController):
         self._repetitions = 1
         self._playing = False
         self._state = (State.On, "ready")
-        self._counts: list[int] = []
+        self._counts: list = []
+        self._points = 0  # points of the sweep in flight; 0: a single count
+        self._per_point = 1  # repetitions per point and pass of that sweep
+        self._delivered: set[int] = set()  # axes whose sweep values the Pool has
+        self._measurement: Sequence | None = None  # to put back after a sweep
 
     def AddDevice(self, axis):
         if axis not in GATES:
@@ -59,18 +104,58 @@ class NVCounterCtrl(CounterTimerController):
                              f"got {axis}")
 
     def LoadOne(self, axis, value, repetitions, latency):
+        sequence = self._measurement or self._loaded_measurement()
+        if self._synchronization == AcqSynch.SoftwareStart:
+            self._load_sweep(sequence, value, repetitions, latency)
+            return
         if repetitions != 1:
-            raise ValueError("the NV counter plays one sequence per software trigger")
+            raise ValueError("the NV counter plays one sequence per software trigger, or a "
+                             "whole sweep from a software start")
+        self._restore()
+        self._points, self._repetitions = 0, repetitions_of(value, sequence.length)
+        ensure(self._sequencer, "repetitions", self._repetitions)
+
+    def _loaded_measurement(self) -> Sequence:
         sequence = Sequence.from_json(self._sequencer.sequence or '{"length": 0, "pulses": []}')
         if len(sequence.windows(GATE)) != len(GATES) or sequence.length <= 0:
             raise RuntimeError(f"{self.sequencer} holds no NV measurement (two gates per "
                                "repetition): choose one with nvmode")
-        self._repetitions = repetitions_of(value, sequence.length)
+        return sequence
+
+    def _load_sweep(self, sequence: Sequence, value: float, points: int, settle: float) -> None:
+        """One point of the sweep per sequencer repetition, the passes its repetitions need."""
+        per_point = repetitions_of(value, sequence.length)
+        memory = (self._sequencer.max_steps - 2) // steps_per_repetition(sequence)
+        bins = self._counter.max_gates // (len(GATES) * points)
+        k, passes = sweep_passes(per_point, sequence.length, settle, min(memory, bins))
+        self._measurement, self._points, self._per_point = sequence, points, k
+        self._repetitions, self._delivered = points * passes, set()
+        self._sequencer.Stop()
+        self._sequencer.Load(sweep_point(sequence, k, settle, self.sweep_trigger).to_json())
+        ensure(self._counter, "bins", points)
         ensure(self._sequencer, "repetitions", self._repetitions)
+        deadline = time.monotonic() + UPLOAD_TIMEOUT
+        while self._sequencer.state() == tango.DevState.MOVING:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.sequencer} still uploading after {UPLOAD_TIMEOUT} s")
+            time.sleep(0.005)
+        self._log.info("sweep of %d points: %d passes of %d repetitions per point", points,
+                       passes, k)
+
+    def _restore(self) -> None:
+        """The measurement's own sequence back on the sequencer after a sweep."""
+        if self._measurement is None:
+            return
+        self._sequencer.Stop()
+        self._sequencer.Load(self._measurement.to_json())
+        self._measurement = None
+        ensure(self._counter, "bins", 1)
 
     def StartAll(self):
         self._counts = []
         ensure(self._counter, "counting_mode", CountingMode.SEQUENCE)
+        if not self._points:
+            ensure(self._counter, "bins", 1)
         self._counter.Start()
         ensure(self._laser, "mode", LaserMode.GATED)
         ensure(self._laser, "emission", True)
@@ -90,13 +175,26 @@ class NVCounterCtrl(CounterTimerController):
         return self._state
 
     def ReadAll(self):
-        if not self._playing:
-            self._counts = [int(c) for c in self._counter.gate_counts]
+        if self._playing or self._counts:
+            return
+        counts = np.asarray(self._counter.gate_counts, dtype=np.int64)
+        if not self._points:
+            self._counts = [int(c) for c in counts]
+            return
+        per_point = counts.reshape(self._points, self._per_point, len(GATES)).sum(axis=1)
+        self._counts = [per_point[:, g].tolist() for g in range(len(GATES))]
+        self._restore()
 
     def ReadOne(self, axis):
-        return self._counts[axis - 1] if len(self._counts) >= axis else float("nan")
+        if not self._points:
+            return self._counts[axis - 1] if len(self._counts) >= axis else float("nan")
+        if not self._counts or axis in self._delivered:
+            return []  # a sweep's values come once, when its last pass has played
+        self._delivered.add(axis)
+        return self._counts[axis - 1]
 
     def AbortOne(self, axis):
         self._sequencer.Stop()
         self._counter.Stop()
         self._playing = False
+        self._restore()

@@ -12,13 +12,14 @@ from sardana.pool import AcqSynch
 from sardana.pool.controller import CounterTimerController, DefaultValue, Description, Type
 
 from nanomri.clients.device_settings import ensure
+from nanomri.controllers.synchronized import Synchronized
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 
 HARDWARE = (AcqSynch.HardwareGate, AcqSynch.HardwareTrigger)
 
 
-class PhotonCounterCtrl(CounterTimerController):
+class PhotonCounterCtrl(Synchronized, CounterTimerController):
     """Axis 1 counts photons; it is its own timer (the device gates for `dwell` seconds)."""
 
     MaxDevice = 1
@@ -33,24 +34,12 @@ class PhotonCounterCtrl(CounterTimerController):
         super().__init__(inst, props, *args, **kwargs)
         self._proxy = tango.DeviceProxy(self.device)
         self._proxy.set_source(tango.DevSource.DEV)  # never the 100 ms poll cache
-        self._synchronization = AcqSynch.SoftwareTrigger
         self._read = 0  # gate values already handed to Sardana in this acquisition
         self._laser = tango.DeviceProxy(self.laser) if self.laser else None
 
     def AddDevice(self, axis):
         if axis != 1:
             raise ValueError(f"the photon counter has one channel (axis 1), got {axis}")
-
-    def SetCtrlPar(self, par, value):
-        if par == "synchronization":
-            self._synchronization = value
-        else:
-            super().SetCtrlPar(par, value)
-
-    def GetCtrlPar(self, par):
-        if par == "synchronization":
-            return self._synchronization
-        return super().GetCtrlPar(par)
 
     def LoadOne(self, axis, value, repetitions, latency):
         self._read = 0

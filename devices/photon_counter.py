@@ -70,8 +70,6 @@ class PhotonCounter(InstrumentDevice):
         access=AttrWriteType.READ_WRITE,
         format="%d",
         min_value=1,
-        memorized=True,
-        hw_memorized=True,
         doc="SEQUENCE: sets of gate sums kept; sequencer repetition r is summed into bin r mod "
             "bins (a hardware-stepped sweep: bin j is point j); bins x gates per repetition "
             "must fit in the counter's max_gates",
@@ -84,6 +82,11 @@ class PhotonCounter(InstrumentDevice):
         self._refuse_while_counting("bins")
         with refusals():
             self.driver.set_bins(value)
+
+    @attribute(dtype=int, format="%d", doc="gate sums the counter keeps: bins x gates per "
+                                            "repetition in SEQUENCE mode, gate windows in GATES")
+    def max_gates(self) -> int:
+        return min(self.driver.constraints.max_gates, MAX_GATES)
 
     @attribute(dtype=int, unit="counts", format="%d", polling_period=200, abs_change="1",
                doc="photons counted in the last timed gate")

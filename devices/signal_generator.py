@@ -211,6 +211,12 @@ class SignalGenerator(InstrumentDevice):
     def step(self) -> int:
         return self.driver.step()
 
+    @attribute(dtype=float, unit="s", format="%.3e",
+               doc="time the output takes to settle on a new frequency (data sheet): a sweep or "
+                   "list point is usable that long after the trigger that stepped to it")
+    def settle_time(self) -> float:
+        return self.driver.constraints.frequency_settle_time
+
     @attribute(dtype=bool, doc="True once the output carries the commanded frequency and level")
     def settled(self) -> bool:
         return self.driver.settled()

@@ -21,6 +21,8 @@ from nanomri.analysis import fits
 from nanomri.clients.nv_measurement import TIME_MOTORS, mntgrp, select
 from nanomri.clients.nv_scan import NVScan
 
+CONTINUOUS = "--continuous"
+
 
 class nvmode(Macro):
     """Choose the NV measurement that mg_nv's counter plays: its sequence is uploaded now and
@@ -50,10 +52,15 @@ class _NVSweep(NVScan):
         self._sweep(start, end, n, repetitions, {})
 
     def _sweep(self, start: float, end: float, n: int, repetitions: int,
-               moves: dict[str, float]) -> None:
+               moves: dict[str, float], hardware: str = "") -> None:
+        """The scan; with `hardware`, the role of the generator whose sweep the sequencer
+        steps instead."""
         self.setup_axes([[self.getMoveable(self.motor), start, end, n]], repetitions)
         select(self, self.measurement, {**moves, self.motor: start})
-        self.make_scan()
+        if hardware:
+            self.make_sweep(hardware)
+        else:
+            self.make_scan()
 
     def getTimeEstimation(self) -> float:
         """The time the sequences play (repetitions x length at each point), without moves."""
@@ -90,16 +97,25 @@ class _NVSweep(NVScan):
 
 class odmr(_NVSweep):
     """ODMR: the MW frequency swept (Hz) with a pi pulse per repetition (`pulsed`, default) or
-    laser and MW on together (`cw`); a dip at the NV's resonance."""
+    laser and MW on together (`cw`); a dip at the NV's resonance. `--continuous` sweeps the MW
+    generator in hardware, stepped by the sequencer after each point's repetitions (the whole
+    sweep played in passes, the counter binning the points): no software cost per point, and
+    no per-point hooks."""
 
-    param_def = _NVSweep.param_def + [["mode", Type.String, "pulsed", "pulsed or cw"]]
+    param_def = _NVSweep.param_def + [
+        ["mode", Type.String, "pulsed", "pulsed or cw"],
+        ["timing", Type.String, "step", "step, or --continuous: swept in hardware"]]
     motor = "mw_frequency"
 
-    def prepare(self, start, end, n, repetitions, mode, **opts):
+    def prepare(self, start, end, n, repetitions, mode, timing, **opts):
+        if mode == CONTINUOUS:  # `odmr ... 100000 --continuous`
+            mode, timing = "pulsed", CONTINUOUS
         if mode not in ("pulsed", "cw"):
             raise ValueError(f"mode must be pulsed or cw, got {mode!r}")
+        if timing not in ("step", CONTINUOUS):
+            raise ValueError(f"timing must be step or {CONTINUOUS}, got {timing!r}")
         self.measurement = "odmr" if mode == "pulsed" else "cwodmr"
-        self._sweep(start, end, n, repetitions, {})
+        self._sweep(start, end, n, repetitions, {}, hardware="mw" if timing != "step" else "")
 
 
 class rabi(_NVSweep):

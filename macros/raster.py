@@ -21,6 +21,7 @@ from sardana.macroserver.scan import SScan, TScan
 from sardana.macroserver.scan.gscan import MoveableDesc, ScanException, generate_timestamps
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 
+from nanomri.clients.continuous import begin_acquisition
 from nanomri.interfaces.scanner import PathMove
 from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.raster_path import AxisLimits, RasterPlan, plan_raster, with_approach, with_gate_lag
@@ -269,14 +270,8 @@ class HardwareRaster(TScan):
         from the line it interrupted. The scan's acqtime is the gates' summed time and its
         motiontime the rest of the stage's programs, so Sardana's end line tells the dead
         time the stage's moves and the software's round trips really cost."""
-        macro, mg = self.macro, self.measurement_group
-        compatible, channels = self.is_measurement_group_compatible(mg)
-        if not compatible:
-            raise ScanException(f"measurement group {mg.getName()} cannot count in hardware "
-                                f"(channels {channels})")
-        for hook in macro.getHooks("pre-acq"):
-            hook()
-        mg.setNbStarts(1)
+        macro = self.macro
+        begin_acquisition(self)
         self.data.initial_data = self._expected()
         line = 0
         self._lag = 0.0 if macro.plan.windows is not None else self._trigger_lag()

@@ -402,3 +402,20 @@ def test_nv_times_are_motors_whose_moves_upload_the_measurements_sequence():
 def test_a_negative_integration_time_is_repetitions_a_positive_one_what_fits(value, length,
                                                                              repetitions):
     assert NV_COUNTER_CTRL.repetitions_of(value, length) == repetitions
+
+
+@pytest.mark.parametrize("per_point, largest, repetitions, passes", [
+    (100000, 10**6, 3847, 26),  # points of ~20 ms: the 1 ms settling is < 5 % of each
+    (1000, 10**6, 1000, 1),  # fewer than that: one pass
+    (100000, 500, 500, 200),  # as many as memory and counter hold, more passes
+    (7, 3, 3, 3),  # at least what was asked: 3 x 3 >= 7
+])
+def test_a_hardware_sweep_plays_its_points_in_passes_long_enough_to_hide_the_settling(
+        per_point, largest, repetitions, passes):
+    assert NV_COUNTER_CTRL.sweep_passes(per_point, 5.05e-6, 1e-3, largest) == (repetitions,
+                                                                              passes)
+
+
+def test_a_hardware_sweep_whose_points_do_not_fit_is_refused():
+    with pytest.raises(ValueError, match="not one repetition per point fits"):
+        NV_COUNTER_CTRL.sweep_passes(1000, 5e-6, 1e-3, 0)

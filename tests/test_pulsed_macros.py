@@ -15,6 +15,7 @@ import yaml
 
 from nanomri import nv_spin
 from nanomri.analysis import fits, lines
+from nanomri.interfaces.signal_generator import Mode
 from nanomri.magnetic_tip import dipole_field
 from nanomri.nexus import read_columns
 from nanomri.sequence import Sequence
@@ -89,6 +90,49 @@ def test_pulsed_odmr_dips_at_the_nv_resonance(sensor):
     assert fit["centre"] == pytest.approx(f0, abs=2e6)  # the retracted tip: < 1 MHz
     assert 0.1 < fit["depth"] < 0.4
     assert "fit: centre" in out
+
+
+def test_odmr_swept_in_hardware_measures_what_the_step_odmr_measures_point_by_point(sensor):
+    """`odmr --continuous`: the MW generator's sweep stepped by the sequencer, one continuous
+    acquisition; the same ratio at every frequency as the step scan, within shot noise, every
+    point on the Door as a record, and the generator and sequencer left for the next count."""
+    f0, n = nv_spin.ZERO_FIELD_SPLITTING, 21
+    line = f"odmr {f0 - 20e6} {f0 + 20e6} {n} 100000"
+    door = device(sensor, "nanomri/door/1")
+    records = []
+
+    def received(event):
+        if not event.err and event.attr_value is not None:
+            message = json.loads(event.attr_value.value[1])
+            if message.get("type") == "record_data":
+                records.append(message["data"]["point_nb"])
+
+    step = columns(sensor.run_ok(line), "mw_frequency", "signal", "reference")
+    sensor.run_ok("senv JsonRecorder True")
+    subscription = door.subscribe_event("RecordData", tango.EventType.CHANGE_EVENT, received)
+    try:
+        done = sensor.run_ok(f"{line} --continuous")
+    finally:
+        door.unsubscribe_event(subscription)
+        sensor.run_ok("senv JsonRecorder False")
+    swept = columns(done, "mw_frequency", "signal", "reference")
+    assert np.array_equal(step[0], swept[0])
+    ratios = [signal / reference for _, signal, reference in (step, swept)]
+    noise = [r * np.sqrt(1 / signal + 1 / reference) for r, (_, signal, reference)
+             in zip(ratios, (step, swept), strict=True)]
+    assert np.mean((ratios[0] - ratios[1]) ** 2 / (noise[0] ** 2 + noise[1] ** 2)) < 2
+    fit = fits.odmr(swept[0], ratios[1])
+    assert fit["centre"] == pytest.approx(f0, abs=2e6) and 0.1 < fit["depth"] < 0.4
+    assert "fit: centre" in done.stdout
+    deadline = time.monotonic() + 10
+    while len(records) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(records) == list(range(n))
+    mw = device(sensor, "nanomri/confocal/mw")
+    assert mw.mode == Mode.FIXED and mw.frequency == pytest.approx(f0 - 20e6)
+    sequencer = device(sensor, "nanomri/confocal/sequencer")
+    assert len(Sequence.from_json(sequencer.sequence).windows("gate")) == 2  # odmr's, back
+    assert device(sensor, "nanomri/confocal/counter").bins == 1
 
 
 def test_a_stock_ascan_of_tau_after_nvmode_gives_the_fringes_of_the_ramsey_macro(sensor):
