@@ -407,6 +407,15 @@ def configure(launcher: Launcher, world: Path) -> tuple[tuple[list, list], tuple
     return instruments, sardana, door
 
 
+def server_options(kind: str, instance: str, paths: Paths) -> list[str]:
+    """A Sardana server logs to a file of this stack's at info level: by default it logs every
+    step of every scan point (debug) to /tmp/tango-<user>/Sardana/<instance>/log.txt, a file
+    every stack of the machine shares and a few milliseconds of each point."""
+    if kind != "Sardana":
+        return []
+    return ["--log-file-level=info", f"--log-file-name={paths.logs / f'Sardana-{instance}.txt'}"]
+
+
 def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeout: float) -> Stack:
     """Register conf/tango and conf/sardana in the database, start their servers, wait."""
     instruments, sardana, door = configure(launcher, world)
@@ -414,7 +423,8 @@ def configure_and_start(launcher: Launcher, world: Path, tango_host: str, timeou
     for servers, devices in (instruments, sardana):
         for server in servers:
             kind, instance = server.split("/")
-            launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS])
+            launcher.start(server, [*SERVER_COMMANDS[kind], instance, *ORB_ARGS,
+                                    *server_options(kind, instance, launcher.paths)])
         wait_for_devices(launcher, devices, timeout, tango_host)
     return Stack(tango_host, str(world), door, instruments[1] + sardana[1], launcher.processes)
 

@@ -297,6 +297,39 @@ def handler_locks_never_wait_for_ever(handler: type) -> None:
     _patch(handler, "handle", "handler_locks_never_wait_for_ever", wrap)
 
 
+# --- both: Taurus's thread pool ------------------------------------------------------------------
+
+def thread_pool_jobs_without_source_lookups(pool: type) -> None:
+    """Make a job given to Taurus's `ThreadPool` keep its caller's stack as frames' places,
+    read from the source only if the job fails.
+
+    `ThreadPool.add` keeps the caller's stack for the error message of a job that fails, with
+    `traceback.extract_stack`, which looks every frame's file up in linecache (`checkcache`
+    stats each file): the Pool and the MacroServer add jobs for every event of every element,
+    and a step scan's point spent milliseconds in it (py-spy of `odmr` on the stack, about a
+    sixth of the server's busy time). No upstream issue filed.
+    """
+    def wrap(original):
+        def add(self, job, callback=None, *args, **kw):
+            if self.accept:
+                self.jobs.put((job, args, kw, callback, threading.current_thread().name,
+                               _places(sys._getframe(1))))
+
+        return add
+
+    _patch(pool, "add", "thread_pool_jobs_without_source_lookups", wrap)
+
+
+def _places(frame) -> list[tuple[str, int, str, None]]:
+    """(file, line, function, source read later) of `frame` and its callers, outermost
+    first, as `traceback.format_list` takes them."""
+    places = []
+    while frame is not None:
+        places.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, None))
+        frame = frame.f_back
+    return places[::-1]
+
+
 # --- the MacroServer: pause -------------------------------------------------------------------
 
 def pause_outlives_the_macro_it_was_sent_to(executor: type) -> None:
@@ -459,6 +492,7 @@ def install_macroserver(interrupted: Callable[[Any], None],
     from sardana.tango.macroserver.Door import Door
     from sardana.taurus.core.tango.sardana.pool import PoolElement
     from taurus.core.util.event import AttributeEventWait
+    from taurus.core.util.threadpool import ThreadPool
 
     hook_stop_and_abort(MacroExecutor, interrupted, unwound)
     executor_jobs_never_raise(MacroExecutor)
@@ -466,6 +500,7 @@ def install_macroserver(interrupted: Callable[[Any], None],
     wait_ready_fires_missed_state(PoolElement)
     pause_outlives_the_macro_it_was_sent_to(MacroExecutor)
     handler_locks_never_wait_for_ever(logging.Handler)
+    thread_pool_jobs_without_source_lookups(ThreadPool)
     door_log_from_one_thread(AttributeLogHandler, Door)
 
 
@@ -473,5 +508,7 @@ def install_pool() -> None:
     """Apply the Pool's patches; refused on versions other than PINNED."""
     check_versions(installed_versions())
     from sardana.pool.poolsynchronization import SynchDescription
+    from taurus.core.util.threadpool import ThreadPool
 
     synch_description_common_gate(SynchDescription)
+    thread_pool_jobs_without_source_lookups(ThreadPool)

@@ -46,12 +46,12 @@ class PhotonCounterCtrl(Synchronized, CounterTimerController):
         if self._laser is not None:
             ensure(self._laser, "mode", LaserMode.CW)
         if self._synchronization in HARDWARE:
-            self._proxy.counting_mode = CountingMode.GATES  # gate length is the sequencer's
+            ensure(self._proxy, "counting_mode", CountingMode.GATES)  # the sequencer's gates
             return
         if repetitions != 1:
             raise ValueError("repeated software gates are not supported; use a hardware gate")
-        self._proxy.counting_mode = CountingMode.TIMED
-        self._proxy.write_attribute("dwell", value)
+        ensure(self._proxy, "counting_mode", CountingMode.TIMED)
+        ensure(self._proxy, "dwell", value)  # memorized: a write is a database round trip
 
     def StartAll(self):
         self._proxy.Start()

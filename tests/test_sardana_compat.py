@@ -4,9 +4,12 @@ patched behaviour, and the refusal of other versions."""
 
 import configparser
 import ctypes
+import linecache
 import logging
+import queue
 import threading
 import time
+import traceback
 import types
 
 import pytest
@@ -674,6 +677,39 @@ def test_a_record_is_emitted_under_a_new_lock_when_an_aborted_thread_holds_the_o
         assert handler.kept == ["Aborting...", "aborted"] and handler.lock is not old
     finally:
         done.set()
+
+
+# --- Taurus's thread pool: the caller's stack of a job (no upstream issue) -----------------------
+
+class Jobs:
+    """What `ThreadPool.add` uses of its pool."""
+
+    def __init__(self):
+        self.accept, self.jobs = True, queue.SimpleQueue()
+
+
+def added_job(add, monkeypatch) -> tuple[list, int]:
+    """The caller's stack a job added with `add` keeps, and the source files looked up."""
+    looked_up = []
+    monkeypatch.setattr(linecache, "checkcache", lambda *a: looked_up.append(a))
+    pool = Jobs()
+    add(pool, print)
+    stack = pool.jobs.get()[-1]
+    monkeypatch.undo()
+    return stack, len(looked_up)
+
+
+def test_upstream_thread_pool_looks_up_the_source_of_every_caller_of_every_job(monkeypatch):
+    stack, looked_up = added_job(compat.upstream(ThreadPool, "add"), monkeypatch)
+    assert looked_up > 0 and stack[-1].name == "added_job"
+
+
+def test_a_job_keeps_its_callers_places_and_reads_their_source_only_to_report(monkeypatch):
+    compat.install_pool()
+    stack, looked_up = added_job(ThreadPool.add, monkeypatch)
+    assert looked_up == 0
+    report = "".join(traceback.format_list(stack))  # what the worker logs if the job fails
+    assert stack[-1][2] == "added_job" and "add(pool, print)" in report
 
 
 # --- a pause sent to a hook macro (no upstream issue) -------------------------------------------
