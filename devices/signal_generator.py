@@ -49,8 +49,9 @@ class SignalGenerator(InstrumentDevice):
 
     # --- CW output ------------------------------------------------------------------------
 
-    @attribute(dtype=float, access=RW, unit="Hz", format="%.3f", memorized=True,
-               hw_memorized=True, doc="CW frequency, on the output in FIXED mode")
+    @attribute(dtype=float, access=RW, unit="Hz", format="%.3f",
+               doc="CW frequency, on the output in FIXED mode (the generator keeps it: not "
+                   "memorized, a scan sets it at every point)")
     def frequency(self) -> float:
         return self.driver.frequency()
 

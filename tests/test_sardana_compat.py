@@ -779,6 +779,68 @@ def test_a_pause_the_hook_took_is_not_passed_on():
     assert not executor.scan.isPaused()
 
 
+# --- a motor's set point in the database (no upstream issue) -----------------------------------
+
+class SlowDatabase:
+    """A Tango database whose writes wait for `free`; it keeps what was written."""
+
+    def __init__(self):
+        self.free, self.written = threading.Event(), []
+
+    def put_device_attribute_property(self, device, data):
+        self.free.wait(10)
+        self.written.append((device, data["DialPosition"]["__value"]))
+
+
+class MovedMotor:
+    """What the Motor device uses of itself to store its set point."""
+
+    def __init__(self, database: SlowDatabase):
+        self.database, self.target = database, 0.0
+        self.motor = self
+
+    def get_dial_position_attribute(self):
+        return types.SimpleNamespace(has_write_value=lambda: True, w_value=self.target,
+                                     w_timestamp=1.0)
+
+    def get_database(self):
+        return self.database
+
+    def get_name(self):
+        return "motor/mw_ctrl/1"
+
+
+def test_upstream_write_of_a_position_waits_for_the_database():
+    from sardana.tango.pool.Motor import Motor
+
+    device = MovedMotor(SlowDatabase())
+    store = threading.Thread(target=compat.upstream(Motor, "set_write_dial_position_to_db"),
+                             args=(device,), daemon=True)
+    store.start()
+    store.join(0.5)
+    assert store.is_alive()  # the move's write still waiting
+    device.database.free.set()
+    store.join(5)
+
+
+def test_a_moves_set_point_reaches_the_database_after_the_write_the_latest_per_motor():
+    from sardana.tango.pool.Motor import Motor
+
+    compat.install_pool()
+    device = MovedMotor(SlowDatabase())
+    for target in (1.0, 2.0, 3.0):  # three moves while the database is slow
+        device.target = target
+        store = threading.Thread(target=Motor.set_write_dial_position_to_db, args=(device,),
+                                 daemon=True)
+        store.start()
+        store.join(5)
+        assert not store.is_alive()
+    device.database.free.set()
+    assert Motor._nanomri_set_points.flush()
+    assert device.database.written[-1] == ("motor/mw_ctrl/1", "3.0")
+    assert len(device.database.written) <= 2  # the first, perhaps; then only the latest
+
+
 # --- synchronisation descriptions of several groups (no upstream issue) ------------------------
 
 def description(*active_times: float, total: float = 2e-3, repeats: int = 3) -> SynchDescription:
