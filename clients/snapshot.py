@@ -1,6 +1,7 @@
 """What a data file records of the set-up at the start of a scan: every instrument's settings
 (env `NanomriInstruments`, role -> Tango device) and the world file the simulators read."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,19 @@ NO_UNIT = ("", "No unit")
 STORABLE = (bool, int, float, str, np.bool_, np.number)  # not DevEncoded, not None (invalid)
 
 
+@functools.lru_cache(maxsize=64)
+def _recordable(device: str) -> tuple[tango.DeviceProxy, list]:
+    """A proxy of `device` and its readable scalar attributes, looked up once per process: a
+    new proxy and its attribute query at every scan's start cost tens of milliseconds."""
+    proxy = tango.DeviceProxy(device)
+    return proxy, [a for a in proxy.attribute_list_query()
+                   if a.data_format == tango.AttrDataFormat.SCALAR and a.name not in SKIPPED
+                   and a.writable != tango.AttrWriteType.WRITE]
+
+
 def read_instrument(role: str, device: str) -> Instrument:
     """Every readable scalar attribute of a Tango device now (value, unit), and its Driver."""
-    proxy = tango.DeviceProxy(device)
-    infos = [a for a in proxy.attribute_list_query()
-             if a.data_format == tango.AttrDataFormat.SCALAR and a.name not in SKIPPED
-             and a.writable != tango.AttrWriteType.WRITE]
+    proxy, infos = _recordable(device)
     settings = {}
     values = proxy.read_attributes([a.name for a in infos]) if infos else []
     for info, attr in zip(infos, values, strict=True):
