@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
+from nanomri import nv_sequences as sq
 from nanomri import nv_spin
-from nanomri import sequences as sq
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
 from nanomri.interfaces.signal_generator import Mode, Sweep, TriggerSource

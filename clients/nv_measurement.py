@@ -5,7 +5,7 @@ and its time motors, shared by the macros that scan NV measurements."""
 from sardana.macroserver.macro import Macro
 from sardana.macroserver.msexception import UnknownEnv
 
-from nanomri.sequences import MEASUREMENTS
+from nanomri.nv_sequences import MEASUREMENTS
 
 PULSES_ENV = "NanomriPulses"
 DEFAULT_PULSES = {"pi": 50e-9, "pi_half": 25e-9, "rf_pi": 100e-9}  # s

@@ -12,7 +12,7 @@ counter once the run has ended: the simulated counter computes a run's photons w
 Synchronised by a software start (measurement group channels `synchronization: Start`), one
 acquisition is a whole sweep stepped in hardware (`odmr --continuous`): the Pool asks for one
 value per point (its repetitions), the integration time is per point and the latency is the
-swept generator's settling. The sequencer plays `sequences.sweep_point` once per point, its
+swept generator's settling. The sequencer plays `nv_sequences.sweep_point` once per point, its
 trigger pulse stepping the generator (its trigger input wired to the `sweep_trigger` channel),
 the whole sweep as many passes as the points' repetitions need; the counter keeps a bin per
 point. The measurement's own sequence is put back on the sequencer at the end.
@@ -36,8 +36,8 @@ from nanomri.clients.device_settings import ensure
 from nanomri.controllers.synchronized import Synchronized
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
+from nanomri.nv_sequences import GATE, sweep_point
 from nanomri.sequence import Sequence
-from nanomri.sequences import GATE, sweep_point
 
 GATES = {1: "signal", 2: "reference"}
 SETTLE_SHARE = 0.05  # the most of a swept point's time its generator's settling should take

@@ -1,8 +1,8 @@
 """Sardana motor controller of the NV measurement's sequence: its free times as motors.
 
-Axes 1-5 are the times of `nanomri.sequences.Times` (tau, mw_pulse, pi, pi_half, rf_pi, in s);
+Axes 1-5 are the times of `nanomri.nv_sequences.Times` (tau, mw_pulse, pi, pi_half, rf_pi, in s);
 the controller attribute `measurement` names which NV measurement the sequencer plays
-(`nanomri.sequences.MEASUREMENTS`: odmr, cwodmr, rabi, ramsey, echo, t1, deer, cwesr). A move
+(`nanomri.nv_sequences.MEASUREMENTS`: odmr, cwodmr, rabi, ramsey, echo, t1, deer, cwesr). A move
 of any time, or a new measurement, uploads the new sequence to the pulse sequencer, and the
 motor is Moving for the sequencer's real upload time; a sequence the sequencer refuses leaves
 every time and the sequence as they were. The counter that plays it is NVCounterCtrl.
@@ -26,7 +26,7 @@ from sardana.pool.controller import (
 
 from nanomri.controllers.setting_motor import SettingMotor
 from nanomri.interfaces.sequencer import StartTrigger
-from nanomri.sequences import MEASUREMENTS, Times, measurement
+from nanomri.nv_sequences import MEASUREMENTS, Times, measurement
 
 AXES = {i + 1: f.name for i, f in enumerate(fields(Times))}
 UPLOAD_TIMEOUT = 10.0  # s an earlier upload may take before a new one is refused

@@ -3,7 +3,7 @@ measurement group (mg_nv): `nvline`, `nvraster`, `xyz` (lines, planes and stacks
 and `freqlock` (the MW locked to the NV at every pixel).
 
 At every pixel the motors move and settle, then the NV counter plays the mode's sequence
-`repetitions` times (nvmode's measurements, `nanomri.sequences.MEASUREMENTS`): `t1` (dark
+`repetitions` times (nvmode's measurements, `nanomri.nv_sequences.MEASUREMENTS`): `t1` (dark
 time tau after pumping: ferritin's T1 contrast, seed 000), `ramsey` (tau between pi/2 pulses:
 the fringes of a magnetic tip, seed 001), `echo`, `deer` (echo with the RF pi pulse on the dark
 spins: the tip's resonant slice), `cwesr` (laser and MW on for tau, then MW off: the CW

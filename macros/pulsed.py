@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 from sardana.macroserver.macro import Macro, Type
 
-from nanomri import sequences as sq
+from nanomri import nv_sequences as sq
 from nanomri.analysis import fits
 from nanomri.clients.nv_measurement import TIME_MOTORS, mntgrp, select
 from nanomri.clients.nv_scan import NVScan

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .specs.probe import SurfaceSpec
+from .world_sections.probe import SurfaceSpec
 
 FOUR_LN2 = 4.0 * np.log(2.0)
 

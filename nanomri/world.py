@@ -11,17 +11,17 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from .specs.camera import CameraSpec
-from .specs.common import AXES, Finite, NonNegative, Positive, Strict
-from .specs.laser import LaserSpec
-from .specs.magnet import MagnetSpec
-from .specs.photon_counter import PhotonCounterSpec
-from .specs.probe import ProbeSpec, SurfaceSpec
-from .specs.scanner import ScannerSpec
-from .specs.sensor import SensorSpec
-from .specs.sequencer import SequencerSpec
-from .specs.signal_generator import SignalGeneratorSpec
-from .specs.tunnel_current import TunnelCurrentSpec
+from .world_sections.camera import CameraSpec
+from .world_sections.common import AXES, Finite, NonNegative, Positive, Strict
+from .world_sections.laser import LaserSpec
+from .world_sections.magnet import MagnetSpec
+from .world_sections.photon_counter import PhotonCounterSpec
+from .world_sections.probe import ProbeSpec, SurfaceSpec
+from .world_sections.scanner import ScannerSpec
+from .world_sections.sensor import SensorSpec
+from .world_sections.sequencer import SequencerSpec
+from .world_sections.signal_generator import SignalGeneratorSpec
+from .world_sections.tunnel_current import TunnelCurrentSpec
 
 __all__ = ["AXES", "World", "WorldError", "load_world", "parse_world", "world_document"]
 

@@ -16,7 +16,7 @@ from nanomri import dark_spins, ferritin, nv_spin
 from nanomri.confocal import saturation
 from nanomri.magnetic_tip import dipole_field, unit_vector
 from nanomri.sequence import Pulse, Sequence
-from nanomri.specs.sensor import SensorSpec
+from nanomri.world_sections.sensor import SensorSpec
 
 from .sim_world import SimWorld
 

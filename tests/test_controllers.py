@@ -374,7 +374,7 @@ NV_COUNTER_CTRL = controller_module("NVCounterCtrl")
 
 
 def test_nv_times_are_motors_whose_moves_upload_the_measurements_sequence():
-    from nanomri.sequences import Times, measurement
+    from nanomri.nv_sequences import Times, measurement
 
     with served(PulseSequencer, WORLD) as (sequencer, name):
         ctrl = NV_SEQUENCE_CTRL.NVSequenceCtrl("nv_seq_ctrl", {"sequencer": name})

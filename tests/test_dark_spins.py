@@ -5,8 +5,8 @@ import pytest
 
 from nanomri import dark_spins as ds
 from nanomri import magnetic_tip as tip
+from nanomri import nv_sequences as sq
 from nanomri import nv_spin as nv
-from nanomri import sequences as sq
 
 Z = np.array([0.0, 0.0, 1.0])
 MOMENT = np.array([[0.0, 0.0, 1e-17]])  # A m^2

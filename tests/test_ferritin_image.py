@@ -4,7 +4,7 @@ distance of a core from the T1 the NV shows, and the resolution of the image of 
 import numpy as np
 import pytest
 
-from nanomri import sequences as sq
+from nanomri import nv_sequences as sq
 from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
 from nanomri.simulators.nv_sensor import SimSensor

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from nanomri import nv_sequences as sq
 from nanomri import nv_spin as nv
-from nanomri import sequences as sq
 from nanomri.analysis import fits
 
 SPIN = nv.SpinProperties(t1=3.3e-3, t2=50e-6, t2_star=2e-6, contrast=0.3, polarisation=0.9,

@@ -17,8 +17,8 @@ from nanomri.interfaces.magnet import MagnetState, axis_rates, from_spherical, t
 from nanomri.simulators.drivers.magnet import SimVectorMagnet
 from nanomri.simulators.drivers.magnet import open_driver as open_sim
 from nanomri.simulators.sim_world import SimWorld
-from nanomri.specs.magnet import MagnetSpec
 from nanomri.world import WorldError, parse_world
+from nanomri.world_sections.magnet import MagnetSpec
 
 from .conftest import ROOT
 from .fake_clock import FakeClock

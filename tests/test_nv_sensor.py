@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
+from nanomri import nv_sequences as sq
 from nanomri import nv_spin
-from nanomri import sequences as sq
 from nanomri.interfaces.laser import LaserMode
 from nanomri.simulators.drivers.laser import SimLaser
 from nanomri.simulators.drivers.magnet import SimVectorMagnet

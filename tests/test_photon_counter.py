@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit
 
+from nanomri import nv_sequences as sq
 from nanomri import nv_spin
-from nanomri import sequences as sq
 from nanomri.confocal import detected_rate
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.laser import LaserMode

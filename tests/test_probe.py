@@ -15,7 +15,6 @@ from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.scanner import open_driver as open_stage
 from nanomri.simulators.motion import Trajectory, follow
 from nanomri.simulators.sim_world import SimWorld
-from nanomri.specs.probe import SurfaceSpec
 from nanomri.surface import surface_height
 from nanomri.tunnelling import (
     frequency_shift,
@@ -24,6 +23,7 @@ from nanomri.tunnelling import (
     oscillation_amplitude,
 )
 from nanomri.world import WorldError, parse_world
+from nanomri.world_sections.probe import SurfaceSpec
 
 from .fake_clock import FakeClock
 from .probe_worlds import BUMP, PLANE, TEST_SURFACE, engaged, refused, setup, world_data

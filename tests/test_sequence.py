@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from nanomri.nv_sequences import MEASUREMENTS, Times, measurement, sweep_point
 from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
-from nanomri.sequences import MEASUREMENTS, Times, measurement, sweep_point
 from nanomri.simulators.playback import Playback
 
 RATE, GRAIN, MEMORY = 1e9, 2, 10_000  # 2 ns grid, 10 000 run-length-encoded steps

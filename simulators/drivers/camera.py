@@ -31,7 +31,7 @@ from nanomri.interfaces.camera import (
     readout_time,
 )
 from nanomri.interfaces.errors import Refused
-from nanomri.specs.camera import CameraSpec
+from nanomri.world_sections.camera import CameraSpec
 
 from ..sim_world import SimWorld, open_section
 

@@ -2,7 +2,7 @@
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.laser import LaserConstraints, LaserMode
-from nanomri.specs.laser import LaserSpec
+from nanomri.world_sections.laser import LaserSpec
 
 from ..sim_world import SimWorld, open_section
 

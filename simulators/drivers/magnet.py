@@ -17,7 +17,7 @@ from nanomri.interfaces.magnet import (
     check_ramp_rate,
     ramp_duration,
 )
-from nanomri.specs.magnet import MagnetSpec
+from nanomri.world_sections.magnet import MagnetSpec
 
 from ..sim_world import SimWorld, open_section
 

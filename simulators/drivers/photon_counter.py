@@ -9,7 +9,7 @@ from nanomri.confocal import detected_rate
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.photon_counter import CountingMode, PhotonCounterConstraints
 from nanomri.nv_spin import inside
-from nanomri.specs.photon_counter import PhotonCounterSpec
+from nanomri.world_sections.photon_counter import PhotonCounterSpec
 
 from ..nv_sensor import SimSensor
 from ..sim_world import SimWorld, open_section

@@ -7,9 +7,9 @@ import numpy as np
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.scanner import AXES, FEEDBACK_UNITS, ScannerConstraints
-from nanomri.specs.probe import ProbeSpec
 from nanomri.surface import feature_size, surface_height
 from nanomri.tunnelling import gap_for_amplitude, gap_for_current, gap_for_frequency_shift
+from nanomri.world_sections.probe import ProbeSpec
 
 from ..motion import Trajectory, follow
 from ..sim_world import SimWorld, open_section

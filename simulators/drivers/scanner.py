@@ -12,8 +12,8 @@ from functools import wraps
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.scanner import AXES, MAX_PATH_MOVES, PathMove, ScannerConstraints
-from nanomri.specs.probe import ProbeSpec
-from nanomri.specs.scanner import ScannerSpec
+from nanomri.world_sections.probe import ProbeSpec
+from nanomri.world_sections.scanner import ScannerSpec
 
 from ..motion import Trajectory
 from ..sim_world import SimWorld, open_section

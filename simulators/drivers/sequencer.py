@@ -16,7 +16,7 @@ from nanomri.interfaces.sequencer import (
     StartTrigger,
 )
 from nanomri.sequence import CHANNELS, Pulse, Sequence, SequenceError, check
-from nanomri.specs.sequencer import SequencerSpec
+from nanomri.world_sections.sequencer import SequencerSpec
 
 from ..playback import Playback
 from ..sim_world import SimWorld, open_section

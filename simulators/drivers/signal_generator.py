@@ -16,7 +16,7 @@ from nanomri.interfaces.signal_generator import (
     check_range,
 )
 from nanomri.sequence import Sequence
-from nanomri.specs.signal_generator import SignalGeneratorSpec
+from nanomri.world_sections.signal_generator import SignalGeneratorSpec
 
 from ..playback import Playback
 from ..sim_world import SimWorld, open_section

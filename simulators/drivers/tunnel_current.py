@@ -13,8 +13,8 @@ import numpy as np
 
 from nanomri.interfaces.errors import Refused
 from nanomri.interfaces.tunnel_current import TunnelCurrentConstraints
-from nanomri.specs.tunnel_current import TunnelCurrentSpec
 from nanomri.tunnelling import tunnel_current
+from nanomri.world_sections.tunnel_current import TunnelCurrentSpec
 
 from ..sim_world import SimWorld, open_section
 
