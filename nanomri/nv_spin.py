@@ -366,13 +366,10 @@ def brightness(sequence: Sequence, detuning: np.ndarray, rabi: float, spin: Spin
     same. A sweep point's thousands of repetitions of a measurement cost a few of them.
     """
     detuning = np.atleast_1d(np.asarray(detuning, dtype=float))
-    segs, gates = segments(sequence), sequence.windows("gate")
-    parts = _parts(segs)
-    gate_parts = _split(gates, segs, parts)
+    segs, gates, parts, gate_parts, keys = _structure(sequence)
     if gate_parts is None:  # a gate spans parts: the whole repetition at once
         readout = steady_state(sequence, detuning, rabi, spin, saturation, dephasing)
         return gate_brightness(readout, gates, spin.contrast)
-    keys = _part_keys(segs, parts, gates, gate_parts, sequence.windows("rf"))
     maps: dict[tuple, tuple[list[np.ndarray], np.ndarray]] = {}
     for (a, b), key in zip(parts, keys, strict=True):
         if key not in maps:
@@ -400,6 +397,21 @@ def brightness(sequence: Sequence, detuning: np.ndarray, rabi: float, spin: Spin
                     rest.reshape(len(out), -1, mine.stop - mine.start)[:] = out[:, None, mine]
                 break
     return out
+
+
+def _structure(sequence: Sequence) -> tuple:
+    """Segments, gates, parts, the gates of each part and the parts' keys of `sequence`,
+    worked out once per sequence object: a counter read during a run asks again at every
+    read, and a sweep point's parts take a tenth of a second."""
+    known = sequence.__dict__.get("_nv_spin_structure")  # as functools.cached_property keeps
+    if known is None:
+        segs, gates = segments(sequence), sequence.windows("gate")
+        parts = _parts(segs)
+        gate_parts = _split(gates, segs, parts)
+        keys = (None if gate_parts is None
+                else _part_keys(segs, parts, gates, gate_parts, sequence.windows("rf")))
+        known = sequence.__dict__["_nv_spin_structure"] = (segs, gates, parts, gate_parts, keys)
+    return known
 
 
 def _parts(segs: list[Segment]) -> list[tuple[int, int]]:

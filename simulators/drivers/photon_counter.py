@@ -175,9 +175,7 @@ class SimPhotonCounter:
         sensor NV as bright as `bright` (starts, gates): `expected_counts` of every gate, at
         the cost of one detected rate per gate when the focus and the laser's power stand
         still over them (the gate's samples then differ only in whether the laser is on)."""
-        fractions = (np.arange(SAMPLES_PER_GATE) + 0.5) / SAMPLES_PER_GATE
         widths = gates[:, 1] - gates[:, 0]
-        offsets = gates[:, :1] + widths[:, None] * fractions  # (gates, samples) in a repetition
         t0, t1 = starts.min() + gates[0, 0], starts.max() + gates[-1, 1]
         if not (len(gates) and self._optics_still(t0, t1)):
             return np.array([[self.expected_counts(r + g[0], r + g[1], x)
@@ -185,8 +183,8 @@ class SimPhotonCounter:
                              for r, row in zip(starts, bright, strict=True)]).reshape(bright.shape)
         w = self.world
         focus, power = w.focus(np.array([t0])), float(w.laser.at(np.array([t0]))[0])
-        lit = (inside(offsets.ravel(), playback.sequence.windows("laser")).reshape(offsets.shape)
-               .mean(axis=1) if w.laser.gated_at(np.array([t0]))[0] else np.ones(len(gates)))
+        lit = (_lit(playback.sequence) if w.laser.gated_at(np.array([t0]))[0]
+               else np.ones(len(gates)))
         weights = np.ones((bright.size, len(w.nv_centres)))
         if self._sensor is not None:
             weights[:, self._sensor.spec.nv] = bright.ravel()
@@ -222,6 +220,20 @@ class SimPhotonCounter:
 
     def _draw(self, opened: float, closed: float) -> int:
         return int(self._rng.poisson(self.expected_counts(opened, closed)))
+
+
+def _lit(sequence) -> np.ndarray:
+    """(gates,) the part of each gate of `sequence` its laser channel lights, sampled as
+    `expected_counts` samples a gate; worked out once per sequence object (a counter read
+    during a run asks again at every read)."""
+    known = sequence.__dict__.get("_nanomri_lit")  # as functools.cached_property keeps
+    if known is None:
+        gates = sequence.windows("gate")
+        fractions = (np.arange(SAMPLES_PER_GATE) + 0.5) / SAMPLES_PER_GATE
+        offsets = gates[:, :1] + (gates[:, 1] - gates[:, 0])[:, None] * fractions
+        known = sequence.__dict__["_nanomri_lit"] = inside(
+            offsets.ravel(), sequence.windows("laser")).reshape(offsets.shape).mean(axis=1)
+    return known
 
 
 def open_driver(address: str) -> SimPhotonCounter:
