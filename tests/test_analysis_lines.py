@@ -139,6 +139,19 @@ def test_slice_fwhm_of_a_cw_esr_line_in_12_gauss_per_nm_is_recovered(seed, sign)
                                         abs=4 * width.error)
 
 
+def test_a_slice_is_found_alike_wherever_the_lines_origin_is():
+    """The demo took the NV's place off the tip's: a pixel then sat 4e-12 pixels from the
+    line's middle, the fit started its centre there, and leastsq, whose step is relative to
+    the value, never moved it (no error estimate: "no resonant slice")."""
+    tip = np.linspace(2.5142461760357403e-06, 2.51584617603574e-06, 33)  # the demo's zoom
+    middle = (tip[0] + tip[-1]) / 2
+    line = 1 / (1 + ((tip - middle) / (1 * ANGSTROM)) ** 2)
+    signal = counted(500.0 * (1 - CONTRAST * line), np.random.default_rng(0), rows=4)
+    found = [slice_fwhm(tip - origin, signal) for origin in (0.0, 2.5e-6)]
+    assert all(np.isfinite(w.error) for w in found)
+    assert found[0].value == pytest.approx(found[1].value, rel=1e-6)
+
+
 def test_expected_slice_of_120_ns_in_12_gauss_per_nm_is_2_5_angstrom():
     assert slice_width_expected(120e-9, 1.2e6) == pytest.approx(2.5 * ANGSTROM, rel=0.02)
     assert slice_width_expected(120e-9, -1.2e6) == slice_width_expected(120e-9, 1.2e6)

@@ -87,7 +87,10 @@ def _framed(x: np.ndarray, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     x, y = _checked(x, signal)
     frame = _Frame(float(x[0] + x[-1]) / 2, float(np.median(np.diff(x))),
                    float(np.median(y)), float(np.std(y)))
-    return (x - frame.middle) / frame.pixel, (y - frame.level) / frame.spread, frame
+    # in pixels to a billionth: a pixel's place off by float rounding (1e-12 where an offset
+    # was taken off) would start a fit a hair from 0, where leastsq's relative step is 0
+    return (np.round((x - frame.middle) / frame.pixel, 9), (y - frame.level) / frame.spread,
+            frame)
 
 
 def _threshold(places: float) -> float:
