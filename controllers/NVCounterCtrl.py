@@ -19,7 +19,6 @@ point. The measurement's own sequence is put back on the sequencer at the end.
 """
 
 import math
-import time
 
 import numpy as np
 import tango
@@ -32,7 +31,7 @@ from sardana.pool.controller import (
     Type,
 )
 
-from nanomri.clients.device_settings import ensure
+from nanomri.clients.device_settings import ensure, wait_uploaded
 from nanomri.controllers.synchronized import Synchronized
 from nanomri.interfaces.laser import LaserMode
 from nanomri.interfaces.photon_counter import CountingMode
@@ -134,11 +133,7 @@ class NVCounterCtrl(Synchronized, CounterTimerController):
         self._sequencer.Load(sweep_point(sequence, k, settle, self.sweep_trigger).to_json())
         ensure(self._counter, "bins", points)
         ensure(self._sequencer, "repetitions", self._repetitions)
-        deadline = time.monotonic() + UPLOAD_TIMEOUT
-        while self._sequencer.state() == tango.DevState.MOVING:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.sequencer} still uploading after {UPLOAD_TIMEOUT} s")
-            time.sleep(0.005)
+        wait_uploaded(self._sequencer, UPLOAD_TIMEOUT)
         self._log.info("sweep of %d points: %d passes of %d repetitions per point", points,
                        passes, k)
 

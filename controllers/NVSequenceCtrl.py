@@ -8,7 +8,6 @@ motor is Moving for the sequencer's real upload time; a sequence the sequencer r
 every time and the sequence as they were. The counter that plays it is NVCounterCtrl.
 """
 
-import time
 from dataclasses import fields, replace
 
 import tango
@@ -24,13 +23,13 @@ from sardana.pool.controller import (
     Type,
 )
 
+from nanomri.clients.device_settings import wait_uploaded
 from nanomri.controllers.setting_motor import SettingMotor
 from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.nv_sequences import MEASUREMENTS, Times, measurement
 
 AXES = {i + 1: f.name for i, f in enumerate(fields(Times))}
 UPLOAD_TIMEOUT = 10.0  # s an earlier upload may take before a new one is refused
-POLL = 0.002  # s between looks at an upload
 
 
 class NVSequenceCtrl(SettingMotor, MotorController):
@@ -64,19 +63,12 @@ class NVSequenceCtrl(SettingMotor, MotorController):
         upload in flight has ended; keep both only if the sequencer takes it. The sequence
         the sequencer already holds is not uploaded again."""
         text = measurement(name, times).to_json()
-        self._wait_uploaded()
+        wait_uploaded(self._proxy, UPLOAD_TIMEOUT)
         self._proxy.start_trigger = int(StartTrigger.IMMEDIATE)
         self._proxy.delay = 0.0
         if self._proxy.sequence != text:
             self._proxy.Load(text)
         self._measurement, self._times = name, times
-
-    def _wait_uploaded(self) -> None:
-        deadline = time.monotonic() + UPLOAD_TIMEOUT
-        while self._proxy.state() == tango.DevState.MOVING:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.sequencer} still uploading after {UPLOAD_TIMEOUT} s")
-            time.sleep(POLL)
 
     def StateOne(self, axis):
         devstate = self._proxy.state()
@@ -102,7 +94,8 @@ class NVSequenceCtrl(SettingMotor, MotorController):
     def SetCtrlPar(self, par, value):
         if par == "measurement":
             self._upload(value, self._times)
-            self._wait_uploaded()  # a count may follow at once: no motion waits for this one
+            # a count may follow at once: no motion waits for this one
+            wait_uploaded(self._proxy, UPLOAD_TIMEOUT)
         else:
             super().SetCtrlPar(par, value)
 

@@ -16,7 +16,6 @@ speed, ramps or lag, and the sequencer passes them on (`PositionGates`).
 """
 
 import json
-import time
 
 import numpy as np
 import tango
@@ -34,6 +33,7 @@ from sardana.pool.controller import (
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 
 from nanomri.clients import sardana_compat
+from nanomri.clients.device_settings import wait_uploaded
 from nanomri.interfaces.sequencer import StartTrigger
 from nanomri.sequence import Pulse, Sequence
 
@@ -246,11 +246,7 @@ class SequencerTGCtrl(TriggerGateController):
         return True
 
     def StartOne(self, axis):
-        deadline = time.monotonic() + UPLOAD_TIMEOUT
-        while self._proxy.state() == tango.DevState.MOVING:  # the upload takes its time
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sequence upload not done after {UPLOAD_TIMEOUT} s")
-            time.sleep(0.005)
+        wait_uploaded(self._proxy, UPLOAD_TIMEOUT)  # the upload takes its time
         self._proxy.Run()
 
     def AbortOne(self, axis):
