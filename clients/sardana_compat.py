@@ -514,6 +514,7 @@ class _SetPointWriter:
 
     def __init__(self):
         self._pending: dict[str, tuple] = {}
+        self._writing = False  # a batch taken from _pending is being written
         self._lock, self._wake = threading.Lock(), threading.Event()
         threading.Thread(target=self._run, name="nanomri-set-points", daemon=True).start()
 
@@ -530,8 +531,6 @@ class _SetPointWriter:
                 return False
             time.sleep(0.005)
         return True
-
-    _writing = False
 
     def _run(self) -> None:
         with tango.EnsureOmniThread():
