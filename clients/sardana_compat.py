@@ -480,6 +480,37 @@ def _common(values: float | list[float], what: str) -> float:
     return values[0]
 
 
+# --- the Pool: an acquisition that does not start -------------------------------------------------
+
+def failed_acquisition_starts_fault_and_free(acquisitions: tuple[type, ...]) -> None:
+    """Make a software-synchronised acquisition whose start raises (a controller's LoadOne or
+    PreStartAll refusing its integration time, a device that does not answer) put its channels
+    in Fault with the reason as their status, and be ready for the next acquisition.
+
+    Upstream the reason goes only to the Pool's log: the channels stay On, the measurement
+    group reports a normal end, so a scan goes on with no new values, and the acquisition stays
+    busy, so the group's next count waits for ever (until the Pool restarts). Same family as
+    sardana#530 (a trigger/gate start error leaves the group unusable).
+    """
+    def wrap(original):
+        def run(self, *args, **kwargs):
+            try:
+                return original(self, *args, **kwargs)
+            except Exception as exc:
+                from sardana import State
+
+                for channel in self.get_elements():
+                    channel.set_state_info(
+                        (State.Fault, f"acquisition did not start: {exc}"),
+                        propagate=2)
+                self._set_ready()
+                raise
+        return run
+
+    for acquisition in acquisitions:
+        _patch(acquisition, "run", "failed_acquisition_starts_fault_and_free", wrap)
+
+
 # --- the Pool: a motor's set point in the database ------------------------------------------------
 
 def motor_set_points_stored_behind(motor: type) -> None:
@@ -576,10 +607,13 @@ def install_macroserver(interrupted: Callable[[Any], None],
 def install_pool() -> None:
     """Apply the Pool's patches; refused on versions other than PINNED."""
     check_versions(installed_versions())
+    from sardana.pool.poolacquisition import PoolAcquisitionSoftware, PoolAcquisitionSoftwareStart
     from sardana.pool.poolsynchronization import SynchDescription
     from sardana.tango.pool.Motor import Motor
     from taurus.core.util.threadpool import ThreadPool
 
     synch_description_common_gate(SynchDescription)
+    failed_acquisition_starts_fault_and_free((PoolAcquisitionSoftware,
+                                              PoolAcquisitionSoftwareStart))
     thread_pool_jobs_without_source_lookups(ThreadPool)
     motor_set_points_stored_behind(Motor)

@@ -14,10 +14,13 @@ import types
 
 import pytest
 import tango
+from sardana import State
 from sardana.macroserver.macro import AbortException, PauseEvent
 from sardana.macroserver.msmacromanager import MacroExecutor
+from sardana.pool.poolacquisition import PoolAcquisitionSoftware, PoolAcquisitionSoftwareStart
 from sardana.pool.pooldefs import SynchDomain, SynchParam
 from sardana.pool.poolsynchronization import SynchDescription
+from sardana.pool.test.util import ActionEvent
 from sardana.tango.core.attributehandler import AttributeLogHandler
 from sardana.taurus.core.tango.sardana.pool import PoolElement
 from taurus.core.util.event import AttributeEventWait, EventGenerator
@@ -871,3 +874,50 @@ def test_a_description_of_groups_of_different_gates_is_refused():
     compat.install_pool()
     with pytest.raises(ValueError, match="same length"):
         description(1e-3, 1.5e-3).integration_time  # noqa: B018 (a property that refuses)
+
+
+# --- the Pool: an acquisition whose start raises (family of sardana#530) -------------------------
+
+START_WAIT = 2.0  # s: far more than a dummy counter's 10 ms count takes
+
+
+def refuse_then_count(mntgrp, monkeypatch) -> tuple[list[tuple[int, str]], bool]:
+    """Each channel's state and status after a count whose LoadOne refused, and whether a
+    next count, its LoadOne accepting, ends."""
+    ctrl = type(mntgrp.get_user_elements()[0].controller.ctrl)
+    accept = ctrl.LoadOne
+
+    def refuse(self, axis, value, repetitions, latency):
+        raise ValueError("integration time refused")
+
+    monkeypatch.setattr(ctrl, "LoadOne", refuse)
+    mntgrp.integration_time = 0.01
+    mntgrp.prepare()
+    mntgrp.start_acquisition()
+    deadline = time.monotonic() + START_WAIT
+    channels = mntgrp.get_user_elements()
+    while time.monotonic() < deadline and any(c.state != State.Fault for c in channels):
+        time.sleep(0.01)
+    after_refusal = [(c.state, c.status) for c in channels]
+    monkeypatch.setattr(ctrl, "LoadOne", accept)
+    counted = ActionEvent(mntgrp)
+    mntgrp.prepare()
+    mntgrp.start_acquisition()
+    return after_refusal, counted.started.wait(START_WAIT) and counted.done.wait(START_WAIT)
+
+
+def test_upstream_a_refused_start_leaves_the_channels_on_and_the_next_count_never_ends(
+        mntgrp01, monkeypatch):
+    for acquisition in (PoolAcquisitionSoftware, PoolAcquisitionSoftwareStart):
+        monkeypatch.setattr(acquisition, "run", compat.upstream(acquisition, "run"))
+    after_refusal, next_ended = refuse_then_count(mntgrp01, monkeypatch)
+    assert {state for state, _ in after_refusal} == {State.On} and not next_ended
+
+
+def test_a_refused_start_faults_the_channels_with_the_reason_and_the_next_count_ends(
+        mntgrp01, monkeypatch):
+    compat.install_pool()
+    after_refusal, next_ended = refuse_then_count(mntgrp01, monkeypatch)
+    assert {state for state, _ in after_refusal} == {State.Fault}
+    assert all("integration time refused" in status for _, status in after_refusal)
+    assert next_ended and mntgrp01.state == State.On
