@@ -1,6 +1,6 @@
-"""Writing a device setting only when it differs: a memorized Tango attribute's write goes to
+"""Writing device settings only where they differ: a memorized Tango attribute's write goes to
 the database too (~3 ms), its read does not (~0.2 ms), and controllers set the same modes at
-every point of a scan.
+every point of a scan, so the settings of one device are read in one call.
 
 Shared by the Pool controllers and the macros' direct device calls.
 """
@@ -10,10 +10,15 @@ import time
 import tango
 
 
-def ensure(proxy: tango.DeviceProxy, attribute: str, value) -> None:
-    """`attribute` of `proxy` at `value`, written only if it is not already."""
-    if proxy.read_attribute(attribute).value != value:
-        proxy.write_attribute(attribute, value)
+def ensure(proxy: tango.DeviceProxy, **settings) -> None:
+    """Each attribute of `proxy` named in `settings` at its value: all read in one call, those
+    not already at their value written in one more."""
+    names = list(settings)
+    read = proxy.read_attributes(names)
+    differing = [(name, settings[name]) for name, now in zip(names, read, strict=True)
+                 if now.value != settings[name]]
+    if differing:
+        proxy.write_attributes(differing)
 
 
 def wait_uploaded(sequencer: tango.DeviceProxy, timeout: float, poll: float = 0.002) -> None:

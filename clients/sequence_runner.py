@@ -47,9 +47,8 @@ class SequenceRunner:
     def run(self, repetitions: int) -> np.ndarray:
         """Play the loaded sequence; photons of each of its gates."""
         sequencer, counter = self.dev["sequencer"], self.dev["counter"]
-        ensure(sequencer, "repetitions", repetitions)
-        ensure(counter, "counting_mode", CountingMode.SEQUENCE)
-        ensure(counter, "bins", 1)
+        ensure(sequencer, repetitions=repetitions)
+        ensure(counter, counting_mode=CountingMode.SEQUENCE, bins=1)
         counter.Start()
         sequencer.Run()
         self._wait(sequencer, tango.DevState.RUNNING, repetitions * sequencer.length + RUN_MARGIN)

@@ -102,17 +102,22 @@ class NVCounterCtrl(Synchronized, CounterTimerController):
             raise ValueError(f"the NV counter has axes {sorted(GATES)} (signal, reference), "
                              f"got {axis}")
 
+    def PrepareOne(self, axis, value, repetitions, latency, nb_starts):
+        self._restore()
+        self._loaded_measurement()  # refused here, in the Prepare the scan waits for
+
     def LoadOne(self, axis, value, repetitions, latency):
-        sequence = self._measurement or self._loaded_measurement()
         if self._synchronization == AcqSynch.SoftwareStart:
-            self._load_sweep(sequence, value, repetitions, latency)
+            self._load_sweep(self._measurement or self._loaded_measurement(), value,
+                             repetitions, latency)
             return
         if repetitions != 1:
             raise ValueError("the NV counter plays one sequence per software trigger, or a "
                              "whole sweep from a software start")
         self._restore()
-        self._points, self._repetitions = 0, repetitions_of(value, sequence.length)
-        ensure(self._sequencer, "repetitions", self._repetitions)
+        length = self._sequencer.length if value >= 0 else 0.0  # a monitor count needs none
+        self._points, self._repetitions = 0, repetitions_of(value, length)
+        ensure(self._sequencer, repetitions=self._repetitions)
 
     def _loaded_measurement(self) -> Sequence:
         sequence = Sequence.from_json(self._sequencer.sequence or '{"length": 0, "pulses": []}')
@@ -131,8 +136,8 @@ class NVCounterCtrl(Synchronized, CounterTimerController):
         self._repetitions, self._delivered = points * passes, set()
         self._sequencer.Stop()
         self._sequencer.Load(sweep_point(sequence, k, settle, self.sweep_trigger).to_json())
-        ensure(self._counter, "bins", points)
-        ensure(self._sequencer, "repetitions", self._repetitions)
+        ensure(self._counter, bins=points)
+        ensure(self._sequencer, repetitions=self._repetitions)
         wait_uploaded(self._sequencer, UPLOAD_TIMEOUT)
         self._log.info("sweep of %d points: %d passes of %d repetitions per point", points,
                        passes, k)
@@ -144,16 +149,16 @@ class NVCounterCtrl(Synchronized, CounterTimerController):
         self._sequencer.Stop()
         self._sequencer.Load(self._measurement.to_json())
         self._measurement = None
-        ensure(self._counter, "bins", 1)
+        ensure(self._counter, bins=1)
 
     def StartAll(self):
         self._counts = []
-        ensure(self._counter, "counting_mode", CountingMode.SEQUENCE)
-        if not self._points:
-            ensure(self._counter, "bins", 1)
+        if self._points:
+            ensure(self._counter, counting_mode=CountingMode.SEQUENCE)
+        else:
+            ensure(self._counter, counting_mode=CountingMode.SEQUENCE, bins=1)
         self._counter.Start()
-        ensure(self._laser, "mode", LaserMode.GATED)
-        ensure(self._laser, "emission", True)
+        ensure(self._laser, mode=LaserMode.GATED, emission=True)
         self._playing = True
         self._sequencer.Run()
 

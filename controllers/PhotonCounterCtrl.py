@@ -41,17 +41,23 @@ class PhotonCounterCtrl(Synchronized, CounterTimerController):
         if axis != 1:
             raise ValueError(f"the photon counter has one channel (axis 1), got {axis}")
 
+    def PrepareOne(self, axis, value, repetitions, latency, nb_starts):
+        if self._synchronization not in HARDWARE and not value > 0:
+            raise ValueError(f"the photon counter counts for a time: its integration time must "
+                             f"be > 0 s, not {value} (a negative one is a monitor count, which "
+                             f"the NV counter of mg_nv takes as repetitions)")
+
     def LoadOne(self, axis, value, repetitions, latency):
         self._read = 0
         if self._laser is not None:
-            ensure(self._laser, "mode", LaserMode.CW)
+            ensure(self._laser, mode=LaserMode.CW)
         if self._synchronization in HARDWARE:
-            ensure(self._proxy, "counting_mode", CountingMode.GATES)  # the sequencer's gates
+            ensure(self._proxy, counting_mode=CountingMode.GATES)  # the sequencer's gates
             return
         if repetitions != 1:
             raise ValueError("repeated software gates are not supported; use a hardware gate")
-        ensure(self._proxy, "counting_mode", CountingMode.TIMED)
-        ensure(self._proxy, "dwell", value)  # memorized: a write is a database round trip
+        # dwell is memorized: a write is a database round trip
+        ensure(self._proxy, counting_mode=CountingMode.TIMED, dwell=value)
 
     def StartAll(self):
         self._proxy.Start()

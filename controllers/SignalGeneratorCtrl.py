@@ -47,9 +47,10 @@ class SignalGeneratorCtrl(SettingMotor, MotorController):
 
     def StateAll(self):
         try:
-            devstate = self._proxy.state()
-            settled = self._proxy.read_attribute("settled").value
-            self._state = (motor_state(devstate, settled), self._proxy.status())
+            devstate, settled, status = (
+                reply.value for reply in self._proxy.read_attributes(["State", "settled",
+                                                                      "Status"]))
+            self._state = (motor_state(devstate, settled), status)
         except tango.DevFailed as exc:
             self._state = (State.Fault, exc.args[0].desc)
 

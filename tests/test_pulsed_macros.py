@@ -223,6 +223,15 @@ def test_a_sweep_with_one_point_is_refused_and_writes_nothing(sensor):
     assert done.returncode != 0 and "n >= 2" in done.stdout + done.stderr
 
 
+def test_a_monitor_count_on_the_timed_counter_is_refused_by_name_and_the_group_counts_after(
+        sensor):
+    sensor.run_ok("senv ActiveMntGrp mg_counts")
+    done = sensor.cli("run", "ascan mw_frequency 2.86e9 2.88e9 2 -1000")
+    assert done.returncode != 0
+    assert "photon counter counts for a time" in done.stdout + done.stderr
+    assert "counts" in sensor.run_ok("ct 0.01").stdout
+
+
 def tip_field(y_offset: float, height: float) -> tuple[float, float]:
     """B along the NV (T) and its gradient along y (T/m) with the tip's apex `y_offset` from
     the NV and `height` over the surface, from the world's tip."""
