@@ -195,17 +195,31 @@ def fringe_period(x: np.ndarray, signal: np.ndarray) -> Measured:
     return Measured(period * frame.pixel, _error(result, "period") * frame.pixel)
 
 
-def tip_gradient(period: float | Measured, tau: float,
+def ramsey_time(tau: float, pi_half: float) -> float:
+    """The time (s) over which a Ramsey sequence pi/2 - `tau` - pi/2 of square pulses of
+    length `pi_half` turns a small detuning into phase: tau + 4 pi_half / pi. The spin also
+    precesses during the pulses; in the rotating frame a pulse turns the Bloch vector by
+    theta = pi/2 t / pi_half, and a detuning adds phase at the rate of its transverse share
+    sin(theta), int sin(theta) dt = 2 pi_half / pi for each pulse."""
+    if tau <= 0 or pi_half < 0:
+        raise ValueError(f"tau must be positive and pi_half not negative, got {tau} and "
+                         f"{pi_half}")
+    return tau + 4 * pi_half / np.pi
+
+
+def tip_gradient(period: float | Measured, tau: float, *, pi_half: float,
                  gamma: float = GAMMA_E) -> float | Measured:
     """Gradient (T/m) along the line of the field on the NV axis that gives Ramsey fringes of
-    `period` (m) after a free evolution `tau` (s); a Measured period gives a Measured one."""
+    `period` (m) after a free evolution `tau` (s) between pi/2 pulses of length `pi_half` (s;
+    0 for ideal, instantaneous ones), which lengthen the phase time (`ramsey_time`); a
+    Measured period gives a Measured one."""
     if isinstance(period, Measured):
-        gradient = tip_gradient(period.value, tau, gamma)
+        gradient = tip_gradient(period.value, tau, pi_half=pi_half, gamma=gamma)
         return Measured(gradient, gradient * period.error / period.value)  # 1/period
-    if period <= 0 or tau <= 0:
-        raise ValueError(f"period and tau must be positive, got {period} and {tau}")
-    # Ramsey phase 2 pi gamma B tau: one fringe is a field step 1/(gamma tau) over one period
-    return 1.0 / (gamma * tau * period)
+    if period <= 0:
+        raise ValueError(f"period must be positive, got {period}")
+    # Ramsey phase 2 pi gamma B T: one fringe is a field step 1/(gamma T) over one period
+    return 1.0 / (gamma * ramsey_time(tau, pi_half) * period)
 
 
 # --- Peaks: resonant slices and point-spread functions ------------------------------------
