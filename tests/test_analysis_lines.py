@@ -72,15 +72,15 @@ def blurred_step(x: np.ndarray, position: float, psf_fwhm: float) -> np.ndarray:
 
 
 def cluster_edge(seed: int, psf_fwhm: float, into_cluster: bool = True,
-                 counts: float = 400.0) -> tuple[np.ndarray, np.ndarray, float]:
+                 counts: float = 400.0, rows: int = ROWS) -> tuple[np.ndarray, np.ndarray, float]:
     """80 pixels of T1 contrast across a ferritin cluster's edge, the cluster darker by
-    CONTRAST, averaged over ROWS image rows; the edge somewhere in the middle pixel."""
+    CONTRAST, averaged over `rows` image rows; the edge somewhere in the middle pixel."""
     rng = np.random.default_rng(seed)
     x = np.arange(80) * PIXEL
     position = x.mean() + rng.uniform(-0.5, 0.5) * PIXEL
     inside = blurred_step(x, position, psf_fwhm)
     inside = inside if into_cluster else 1 - inside
-    return x, counted(counts * (1 - CONTRAST * inside), rng, ROWS), position
+    return x, counted(counts * (1 - CONTRAST * inside), rng, rows), position
 
 
 @pytest.mark.parametrize(("seed", "phase"), [(0, 0.0), (1, 1.3), (2, np.pi), (3, 4.4),
@@ -197,12 +197,26 @@ def test_edge_psf_of_10_nm_is_recovered_from_8_3_nm_pixels(seed, into_cluster):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_a_sharper_edge_gives_a_rise_of_about_one_pixel(seed):
+def test_a_sharper_edge_is_bounded_by_the_sampling_limit_of_one_pixel(seed):
     x, profile, position = cluster_edge(seed, 1 * NM)
     edge = edge_width(x, profile)
     assert not edge.resolved
     assert edge.rise_10_90 == pytest.approx(PIXEL, rel=0.3)
+    assert np.isnan(edge.psf_fwhm_err)
     assert edge.position == pytest.approx(position, abs=0.5 * PIXEL)
+
+
+def test_a_single_noisy_line_bounds_the_rise_it_cannot_resolve_from_above():
+    rise = 10 * NM * 1.0880  # of a 10 nm PSF
+    bounds = []
+    for seed in range(10):
+        x, profile, _ = cluster_edge(seed, 10 * NM, rows=1)
+        edge = edge_width(x, profile)
+        if not edge.resolved:
+            assert np.isnan(edge.psf_fwhm_err)
+            bounds.append(edge.rise_10_90)
+    assert len(bounds) >= 5  # one line of 400 counts rarely resolves the blur
+    assert min(bounds) > rise  # a bound at 2 sigma: not one that excludes the truth
 
 
 @pytest.mark.parametrize(("seed", "contrast"), [(5, -CONTRAST), (6, CONTRAST)])

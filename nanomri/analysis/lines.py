@@ -22,10 +22,11 @@ MAX_CHIRP = 1.0  # largest fitted change of the fringe period across the line, p
 @dataclass(frozen=True)
 class Edge:
     """A Gaussian-blurred step: position (m), 10-90 % rise distance (m), FWHM of the
-    point-spread function (m), with 1-sigma errors. An edge sharper than the samples resolve
-    (fitted blur under 2 errors from zero, or a rise under one pixel) has `resolved` False,
-    a rise of one pixel, the PSF FWHM of a one-pixel rise (the sampling limit) and a NaN
-    error on it."""
+    point-spread function (m), with 1-sigma errors. A blur the line does not resolve (fitted
+    under 2 errors from zero, or to a rise under one pixel) is no measurement of the edge's
+    sharpness: `resolved` is False, and the rise and the FWHM are upper bounds, the largest
+    blur the line allows at 2 sigma and never under a one-pixel rise (the sampling limit),
+    with a NaN error."""
 
     position: float
     position_err: float
@@ -359,24 +360,70 @@ def _resolved(result, sigma: str) -> bool:
                 and RISE_PER_SIGMA * blur >= 1)
 
 
+BOUND_STEP = 2.0  # factor between the blurs tried on the way out to an upper bound
+BOUND_BISECTIONS = 4  # halvings of the last step (in log): the bound to ~4 %, rounded up
+
+
+def _blur_bound(function, u: np.ndarray, v: np.ndarray, result,
+                sigma: str) -> float:
+    """The largest blur `sigma` (pixels) the line allows at 2 sigma, never under a one-pixel
+    rise: where chi-square, the other parameters refitted, has grown by 4 times the
+    residuals' variance (the scale of the fit's errors). A profile of chi-square rather than
+    the fit's error, which is not a measure of a blur fitted near zero. Each refit starts
+    from the last one allowed, a blur nearby."""
+    limit = result.chisqr + 4 * result.redchi
+    top = result.params[sigma].max
+    start = result.params.copy()
+
+    def allowed(blur: float) -> bool:
+        params = start.copy()
+        params[sigma].set(value=blur, vary=False)
+        fit = _fit(function, u, v, params)
+        if fit.chisqr > limit:
+            return False
+        start.update(fit.params)
+        return True
+
+    low = max(result.params[sigma].value, 1 / RISE_PER_SIGMA)
+    if not allowed(low):
+        return low
+    high = low * BOUND_STEP
+    while high < top and allowed(high):
+        low, high = high, high * BOUND_STEP
+    if high >= top:
+        return top
+    for _ in range(BOUND_BISECTIONS):
+        middle = np.sqrt(low * high)
+        low, high = (middle, high) if allowed(middle) else (low, middle)
+    return high
+
+
 def _fit_blurred(function, u: np.ndarray, v: np.ndarray, params: lmfit.Parameters,
-                 sigmas: tuple[str, ...]) -> tuple[lmfit.model.ModelResult, dict[str, bool]]:
+                 sigmas: tuple[str, ...], amplitude: str, what: str
+                 ) -> tuple[lmfit.model.ModelResult, dict[str, float | None]]:
     """Fit, then fit again with each blur the samples do not resolve fixed at a one-pixel
-    rise, so that positions and levels keep their errors; which blurs were resolved."""
-    result = _fit(function, u, v, params)
-    resolved = {name: _resolved(result, name) for name in sigmas}
-    if all(resolved.values()):
-        return result, resolved
-    params = result.params.copy()
-    for name in sigmas:
-        if not resolved[name]:
-            params[name].set(value=1 / RISE_PER_SIGMA, vary=False)
-    return _fit(function, u, v, params), resolved
+    rise, so that positions and levels keep their errors; ValueError unless the `amplitude`
+    is significant (searched at every pixel); the upper bound (pixels) of each blur not
+    resolved, None for those resolved."""
+    first = _fit(function, u, v, params)
+    resolved = {name: _resolved(first, name) for name in sigmas}
+    result = first
+    if not all(resolved.values()):
+        params = first.params.copy()
+        for name in sigmas:
+            if not resolved[name]:
+                params[name].set(value=1 / RISE_PER_SIGMA, vary=False)
+        result = _fit(function, u, v, params)
+    _require(result, amplitude, _threshold(len(u)), what)
+    return result, {name: None if resolved[name] else _blur_bound(function, u, v, first, name)
+                    for name in sigmas}
 
 
-def _edge(result, position: str, sigma: str, resolved: bool, frame: _Frame) -> Edge:
-    """An Edge (in m) from the fitted position and blur (pixels) of a step."""
-    blur = result.params[sigma].value * frame.pixel
+def _edge(result, position: str, sigma: str, bound: float | None, frame: _Frame) -> Edge:
+    """An Edge (in m) from the fitted position and blur (pixels) of a step, or from the
+    blur's upper `bound` (pixels) if the line does not resolve it."""
+    resolved = bound is None
+    blur = (result.params[sigma].value if resolved else bound) * frame.pixel
     spread = _error(result, sigma) * frame.pixel if resolved else np.nan
     return Edge(position=frame.x(result.params[position].value),
                 position_err=_error(result, position) * frame.pixel,
@@ -394,9 +441,8 @@ def edge_width(x: np.ndarray, profile: np.ndarray) -> Edge:
     params.add("step", value=start["step"])
     params.add("position", value=start["position"], min=u[0], max=u[-1])
     params.add("sigma", value=start["sigma"], min=0.01, max=u[-1] - u[0])
-    result, resolved = _fit_blurred(_step, u, v, params, ("sigma",))
-    _require(result, "step", _threshold(len(u)), "edge")  # searched at every pixel (conservative)
-    return _edge(result, "position", "sigma", resolved["sigma"], frame)
+    result, bounds = _fit_blurred(_step, u, v, params, ("sigma",), "step", "edge")
+    return _edge(result, "position", "sigma", bounds["sigma"], frame)
 
 
 def _plateau_start(u: np.ndarray, v: np.ndarray) -> lmfit.Parameters:
@@ -427,10 +473,10 @@ def plateau_fit(x: np.ndarray, profile: np.ndarray) -> Plateau:
     steps sharing the plateau level."""
     u, v, frame = _framed(x, profile)
     sigmas = ("left_sigma", "right_sigma")
-    result, resolved = _fit_blurred(_two_steps, u, v, _plateau_start(u, v), sigmas)
-    _require(result, "height", _threshold(len(u)), "plateau")  # searched at every pixel
-    return Plateau(left=_edge(result, "left", "left_sigma", resolved["left_sigma"], frame),
-                   right=_edge(result, "right", "right_sigma", resolved["right_sigma"], frame),
+    result, bounds = _fit_blurred(_two_steps, u, v, _plateau_start(u, v), sigmas, "height",
+                                  "plateau")
+    return Plateau(left=_edge(result, "left", "left_sigma", bounds["left_sigma"], frame),
+                   right=_edge(result, "right", "right_sigma", bounds["right_sigma"], frame),
                    width=Measured(result.params["width"].value * frame.pixel,
                                   _error(result, "width") * frame.pixel),
                    level=Measured(frame.y(result.params["level"].value),
