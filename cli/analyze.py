@@ -10,8 +10,7 @@ import numpy as np
 
 from nanomri.analysis import ferritin_image, fits, lines
 from nanomri.analysis.spots import find_spots
-from nanomri.nexus import read_columns, read_image
-from nanomri.nv_spin import GAMMA_E
+from nanomri.nexus import read_columns, read_image, read_snapshot
 
 
 def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -20,13 +19,17 @@ def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def analyze_line(words: list[str], data: dict[str, np.ndarray]) -> list[str]:
+def analyze_line(path: Path, words: list[str], data: dict[str, np.ndarray]) -> list[str]:
     """An `nvline` file: its mode decides what is measured."""
     motor, mode, tau = words[1], words[5], float(words[6])
     x, y = _finite(data[motor], data["ratio"])
     if mode == "ramsey":
+        pi_half = read_snapshot(path, "mw_pi_half")
+        if pi_half is None:
+            raise ValueError(f"{path}: no pi/2 pulse length recorded (the Ramsey phase time "
+                             "counts the pulses)")
         period = lines.fringe_period(x, y)
-        gradient = lines.tip_gradient(period, tau, GAMMA_E)
+        gradient = lines.tip_gradient(period, tau, pi_half=pi_half)
         return [f"fringe period {period.value:.4g} ± {period.error:.2g} m",
                 f"tip gradient {gradient.value:.4g} ± {gradient.error:.2g} T/m "
                 f"({gradient.value / 1e5:.3g} G/nm)"]
@@ -69,7 +72,7 @@ def analyze(path: Path) -> list[str]:
         result = fit(*_finite(data[x_name], data["ratio"]))
         return [f"{macro}: {result.describe(units)}"]
     if macro == "nvline":
-        return analyze_line(words, data)
+        return analyze_line(path, words, data)
     if macro == "nvraster" and len(words) > 9 and words[9] == "t1":
         return analyze_t1_image(path)
     if macro == "raster":

@@ -326,6 +326,14 @@ def read_columns(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
         return title, {k: v[()] for k, v in measurement.items() if isinstance(v, h5py.Dataset)}
 
 
+def read_snapshot(path: str | Path, name: str) -> float | None:
+    """A value the scan's pre-scan snapshot recorded (Sardana's `defsnap` list: the NV times
+    and pulses, the MW and RF settings); None if it recorded none."""
+    with h5py.File(path, "r") as h5:
+        recorded = h5.get(f"entry/measurement/pre_scan_snapshot/{name}")
+        return None if recorded is None else float(recorded[()])
+
+
 def read_setting(path: str | Path, instrument: str, name: str) -> float | None:
     """An instrument's numeric setting recorded at the scan's start (e.g. the RF's frequency,
     the probe's z); None if the file records none."""

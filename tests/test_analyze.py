@@ -5,14 +5,17 @@ import re
 import numpy as np
 import pytest
 
+from nanomri.analysis.lines import tip_gradient
 from nanomri.cli.analyze import analyze
 from nanomri.nexus import COUNTER, MOTOR, Column, Raster, ScanFile
 
 
-def write(path, title: str, motor: str, x: np.ndarray, ratio: np.ndarray) -> None:
+def write(path, title: str, motor: str, x: np.ndarray, ratio: np.ndarray,
+          snapshot: dict[str, float] | None = None) -> None:
     columns = [Column("point_nb", "point_nb"), Column(motor, motor, "", MOTOR),
                Column("ratio", "ratio", "", COUNTER)]
-    file = ScanFile(path, title=title, serialno=1, columns=columns, npoints=len(x))
+    file = ScanFile(path, title=title, serialno=1, columns=columns, npoints=len(x),
+                    snapshot=snapshot)
     for i, (a, b) in enumerate(zip(x, ratio, strict=True)):
         file.write_point(i, {"point_nb": i, motor: a, "ratio": b})
     file.close()
@@ -31,15 +34,28 @@ def test_a_rabi_file_gives_its_rabi_frequency(tmp_path):
     assert number_after(line, "frequency") == pytest.approx(12e6, rel=0.02)
 
 
-def test_a_ramsey_line_file_gives_its_fringe_period_and_gradient(tmp_path):
+def ramsey_line(path, snapshot: dict[str, float] | None) -> None:
     rng = np.random.default_rng(3)
     y = np.linspace(2.5205e-6, 2.5255e-6, 101)
     ratio = 0.92 + 0.06 * np.cos(2 * np.pi * (y - y[0]) / 3.3e-10) + rng.normal(0, 0.01, y.size)
-    write(tmp_path / "s.h5", "nvline tip_y 2.5205e-6 2.5255e-6 101 ramsey 4.5e-07 100000",
-          "tip_y", y, ratio)
+    write(path, "nvline tip_y 2.5205e-6 2.5255e-6 101 ramsey 4.5e-07 100000", "tip_y", y,
+          ratio, snapshot)
+
+
+def test_a_ramsey_line_file_gives_its_fringe_period_and_the_gradient_its_pulses_mean(tmp_path):
+    ramsey_line(tmp_path / "s.h5", {"mw_pi_half": 10e-9})
     period, gradient = analyze(tmp_path / "s.h5")
-    assert float(period.split()[2]) == pytest.approx(3.3e-10, rel=0.05)
-    assert "G/nm" in gradient and float(gradient.split()[2]) == pytest.approx(2.4e5, rel=0.05)
+    found = float(period.split()[2])
+    assert found == pytest.approx(3.3e-10, rel=0.05)
+    # the phase time tau + 4 t_pi2 / pi: 2.8 % longer than tau for 10 ns pulses
+    assert "G/nm" in gradient and float(gradient.split()[2]) == pytest.approx(
+        tip_gradient(found, 450e-9, pi_half=10e-9), rel=1e-3)
+
+
+def test_a_ramsey_line_file_without_its_pulse_length_is_refused(tmp_path):
+    ramsey_line(tmp_path / "s.h5", None)
+    with pytest.raises(ValueError, match="pi/2 pulse"):
+        analyze(tmp_path / "s.h5")
 
 
 def test_a_file_of_a_macro_without_analysis_is_refused_by_name(tmp_path):
