@@ -1,4 +1,5 @@
-"""Height of a sample surface under a scanning tip: tilted plane, Gaussian bumps, steps, drift."""
+"""Height of a sample surface under a scanning tip: tilted plane, Gaussian bumps, steps, and
+where the sample has moved to under the head."""
 
 import numpy as np
 
@@ -8,16 +9,18 @@ FOUR_LN2 = 4.0 * np.log(2.0)
 
 
 def surface_height(surface: SurfaceSpec, x: np.ndarray | float, y: np.ndarray | float,
-                   elapsed: np.ndarray | float = 0.0) -> np.ndarray:
-    """z (m) of the surface at scan-head positions (x, y), `elapsed` seconds after the drift origin.
+                   displacement: np.ndarray | None = None) -> np.ndarray:
+    """z (m) of the surface at scan-head positions (x, y) with the sample moved by
+    `displacement` (m, (..., 3) broadcast against x and y; default none) relative to the head.
 
-    The sample moves by drift * elapsed relative to the head, so the height at (x, y) is the
-    undrifted height at (x - dx t, y - dy t) plus dz t.
+    The height at (x, y) is the undisplaced height at (x - dx, y - dy) plus dz. How far the
+    sample has moved (its drift, less what the head compensates) is the simulation's to say.
     """
-    x, y, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, elapsed)))
-    drift = surface.drift
-    u, v = x - drift.x * t, y - drift.y * t
-    z = surface.height + surface.slope.x * u + surface.slope.y * v + drift.z * t
+    d = np.zeros(3) if displacement is None else np.asarray(displacement, dtype=float)
+    x, y, dx, dy, dz = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float),
+                                           d[..., 0], d[..., 1], d[..., 2])
+    u, v = x - dx, y - dy
+    z = surface.height + surface.slope.x * u + surface.slope.y * v + dz
     for bump in surface.bumps:
         r2 = (u - bump.x) ** 2 + (v - bump.y) ** 2
         z = z + bump.height * np.exp(-FOUR_LN2 * r2 / bump.fwhm**2)

@@ -42,15 +42,14 @@ class SimSensor:
         rng = world.rng("sensor")
         self.dark = _dark_spin_positions(spec, rng)
         self.cores = _ferritin_cores(spec, rng)
-        self._t0 = world.clock()  # origin of the sample's drift
 
     # --- where things are ----------------------------------------------------------------
 
     def nv_position(self, times: np.ndarray) -> np.ndarray:
-        """(n, 3) the NV in the scan head's frame: it drifts with the sample."""
-        drift = self.world.model.sample.surface.drift if self.world.model.sample.surface else None
-        shift = np.zeros(3) if drift is None else np.array([drift.x, drift.y, drift.z])
-        return np.asarray(self.spec.nv_position) + (times - self._t0)[:, None] * shift
+        """(n, 3) the NV in the scan head's commanded frame: it moves with the sample (its
+        drift, less what the head's drift compensation follows)."""
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        return np.asarray(self.spec.nv_position) + self.world.sample_displacement(times)
 
     def apex(self, times: np.ndarray) -> np.ndarray | None:
         """(n, 3) the tip's apex, or None without a scan head."""

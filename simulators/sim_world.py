@@ -1,7 +1,8 @@
 """The runtime world of one server process: what every simulated instrument has been told.
 
-The scanner's trajectories and the laser's history live here, so the photon counter computes
-its counts from what the other instruments actually did during its gate; the simulated
+The scanner's trajectories, the laser's history and the scan head's drift compensation live
+here, so the photon counter computes its counts from what the other instruments actually did
+during its gate and every instrument sees the sample where the scan head has it; the simulated
 instruments themselves are its `Links`, one per section of the world file.
 """
 
@@ -60,6 +61,38 @@ class LaserHistory:
         return np.asarray(self.gated)[self._index(t)]
 
 
+class DriftCompensation:
+    """Offset (m, per axis) the scan head's drift compensation has added to its piezos: the
+    drift estimate integrated over time, piecewise linear, continuous across changes of the
+    estimate. The last `HISTORY` changes are kept, for queries of the recent past."""
+
+    HISTORY = 10_000
+
+    def __init__(self, t: float):
+        # (times, offsets at them, velocities from them), replaced whole: readers in other
+        # instruments' threads see one consistent history
+        self._pieces = (np.array([t]), np.zeros((1, 3)), np.zeros((1, 3)))
+
+    def at(self, times: np.ndarray | float) -> np.ndarray:
+        """Offset at each of `times`, shape times.shape + (3,); 0 before the first change."""
+        starts, offsets, velocities = self._pieces
+        times = np.asarray(times, dtype=float)
+        k = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, None)
+        return offsets[k] + velocities[k] * (times - starts[k])[..., None]
+
+    def velocity(self, t: float) -> np.ndarray:
+        """(3,) the estimate applied at time `t` (m/s)."""
+        starts, _, velocities = self._pieces
+        return velocities[max(int(np.searchsorted(starts, t, side="right")) - 1, 0)]
+
+    def change(self, t: float, velocity: np.ndarray) -> None:
+        """Apply `velocity` (3,) from `t` on (not before the last change), starting from the
+        offset reached at `t`."""
+        starts, offsets, velocities = self._pieces
+        self._pieces = (np.append(starts, t)[-self.HISTORY:],
+                        np.vstack([offsets, self.at(t)])[-self.HISTORY:],
+                        np.vstack([velocities, velocity])[-self.HISTORY:])
+
 def scaled_clock(rate: float, wall: Clock = time.monotonic) -> Clock:
     """World time (s) that runs `rate` times faster than `wall` from now, starting at 0 (a
     small origin keeps nanosecond resolution at any rate)."""
@@ -99,6 +132,8 @@ class SimWorld:
         self.laser = LaserHistory(now)
         self.nv_centres = np.asarray(model.sample.nv_centres, dtype=float)
         self.links = Links()
+        self.drift_compensation = DriftCompensation(now)  # written by the scan head
+        self._drift_origin = now
         self._motion_listeners: list[Callable[[float], None]] = []
 
     def driver(self, section: str, make: Callable[[], Driver]) -> Driver:
@@ -143,6 +178,26 @@ class SimWorld:
         playback = self.playback()
         high = playback.high("laser", times) if playback is not None else np.zeros(times.shape)
         return np.where(gated, power * high, power)
+
+    def sample_drift(self) -> np.ndarray:
+        """(3,) true velocity of the sample relative to the uncompensated scan head (m/s)."""
+        surface = self.model.sample.surface
+        drift = None if surface is None else surface.drift
+        return np.zeros(3) if drift is None else np.array([drift.x, drift.y, drift.z])
+
+    def sample_displacement(self, times: np.ndarray | float) -> np.ndarray:
+        """How far the sample has moved relative to the scan head's commanded frame at `times`
+        (m, shape times.shape + (3,)): its drift since the world started, less the offset the
+        head's drift compensation has added. The one place the sample's motion is computed: the
+        surface under the tip and the NV with what rides on the sample all move by this."""
+        times = np.asarray(times, dtype=float)
+        drifted = (times - self._drift_origin)[..., None] * self.sample_drift()
+        return drifted - self.drift_compensation.at(times)
+
+    def sample_velocity(self, t: float) -> np.ndarray:
+        """(3,) velocity of the sample relative to the scan head at time `t` (m/s): the drift
+        less the estimate the head compensates."""
+        return self.sample_drift() - self.drift_compensation.velocity(t)
 
     def focus(self, times: np.ndarray) -> np.ndarray:
         """Where the scanner put the focus at each of `times`, (N, 3) in m."""

@@ -55,11 +55,9 @@ def test_step_raises_the_terrace_on_its_upper_side_by_its_height():
     assert high - low - 1e-3 * 0.2e-6 == pytest.approx(2e-10, rel=1e-6)
 
 
-def test_drift_carries_the_bump_with_the_sample():
-    drift = {"x": 1e-9, "y": 0.0, "z": 2e-12}
-    drifting = SurfaceSpec.model_validate({**SURFACE.model_dump(), "drift": drift})
+def test_a_displaced_sample_carries_its_bump_and_its_plane():
     before = surface_height(SURFACE, BUMP["x"], BUMP["y"])
-    after = surface_height(drifting, BUMP["x"] + 100e-9, BUMP["y"], elapsed=100.0)
+    after = surface_height(SURFACE, BUMP["x"] + 100e-9, BUMP["y"], [100e-9, 0.0, 2e-10])
     assert after - before == pytest.approx(2e-10, rel=1e-6)  # the bump moved, the plane rose
 
 
@@ -273,7 +271,7 @@ def test_several_lateral_writes_join_one_hop():
 def test_drift_moves_the_surface_under_the_tip_and_the_corrected_frame_follows_it():
     v = 1e-10  # m/s along x
     clock, probe = engaged(surface={"drift": {"x": v, "y": 0.0, "z": 1e-12}})
-    origin, estimated = 100.0, clock.now  # the drift's origin: when the probe opened
+    origin, estimated = 100.0, clock.now  # the drift's origin: when the world started
     start = probe.topography()
     probe.set_drift_estimate("x", v)
     probe.set_velocity("x", 1e-7)

@@ -66,12 +66,12 @@ class SimProbe(SimScanner):
         if self.surface is None:
             raise ValueError(f"instruments.{key} is a probe but the world has no sample.surface")
         start = self.spec.initial_position
-        below = float(surface_height(self.surface, start.x, start.y)) - start.z
+        moved = world.sample_displacement(world.clock())
+        below = float(surface_height(self.surface, start.x, start.y, moved)) - start.z
         if below >= 0:
             raise ValueError(f"instruments.{key}.initial_position.z = {start.z:g} m is "
                              f"{below:g} m below sample.surface")
         super().__init__(world, key)
-        self._t0 = world.clock()  # origin of the sample's drift
         c = self.constraints
         travel = min(c.position_max[a] - c.position_min[a] for a in LATERAL)
         self._step = min(feature_size(self.surface), travel / 1000) / SAMPLES_PER_FEATURE
@@ -101,7 +101,8 @@ class SimProbe(SimScanner):
     # --- the physics the loop and the tunnel current share ---------------------------------
 
     def _height(self, x, y, t) -> np.ndarray:
-        return surface_height(self.surface, x, y, np.asarray(t, dtype=float) - self._t0)
+        """Surface height under commanded (x, y) at times t, the sample where it has moved."""
+        return surface_height(self.surface, x, y, self.world.sample_displacement(t))
 
     def _bias(self) -> float:
         """Bias of the junction: the simulated preamplifier's, or its section's initial one."""
@@ -144,7 +145,7 @@ class SimProbe(SimScanner):
     def _grid(self, paths: dict[str, Trajectory], t0: float, t1: float,
               extra: tuple[float, ...] = ()) -> np.ndarray:
         """Times at which to follow the tip over [t0, t1]: fine where it moves over the surface."""
-        drift = float(np.hypot(self.surface.drift.x, self.surface.drift.y))
+        drift = max(float(np.hypot(*self.world.sample_velocity(t)[:2])) for t in (t0, t1))
         idle = min(MAX_IDLE_STEP, self._step / drift) if drift > 0 else MAX_IDLE_STEP
         pieces = [np.linspace(t0, t1, int(np.ceil((t1 - t0) / idle)) + 1), np.array(extra)]
         for axis in AXES:
