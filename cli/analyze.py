@@ -38,8 +38,9 @@ def analyze_line(path: Path, words: list[str], data: dict[str, np.ndarray]) -> l
         return [f"resonant slice FWHM {width.value:.4g} ± {width.error:.2g} m"]
     if mode == "t1":
         edge = lines.edge_width(x, y)
+        bound = "" if edge.resolved else " (upper bounds: the width is not resolved)"
         return [f"edge at {edge.position:.4g} m, 10-90 % rise {edge.rise_10_90:.3g} m, "
-                f"PSF FWHM {edge.psf_fwhm:.3g} m"]
+                f"PSF FWHM {edge.psf_fwhm:.3g} m{bound}"]
     raise ValueError(f"no analysis for nvline mode {mode!r}")
 
 
@@ -51,13 +52,13 @@ def analyze_t1_image(path: Path) -> list[str]:
         return ["no cluster edge on any row"]
     left, right = np.array([e.position for e in edges[::2]]), np.array([e.position for e in
                                                                          edges[1::2]])
-    sharp = sum(not e.resolved for e in edges)
-    rises = [e.rise_10_90 for e in edges if e.resolved]
     found = [f"cluster on {len(left)} of {len(image)} rows: left edge at median "
-             f"{np.median(left):.4g} m, right edge at median {np.median(right):.4g} m",
-             f"{sharp} of {len(edges)} edges rise within one pixel (no blur resolved)"]
-    if rises:
-        found.append(f"resolved 10-90 % rises {min(rises):.3g} to {max(rises):.3g} m")
+             f"{np.median(left):.4g} m, right edge at median {np.median(right):.4g} m"]
+    fit = ferritin_image.cluster_profile(image, x).fit
+    for side, e in (("left", fit.left), ("right", fit.right)):
+        found.append(f"{side} edge of the rows' mean: 10-90 % rise {e.rise_10_90:.3g} m"
+                     + (f" ± {e.psf_fwhm_err * e.rise_10_90 / e.psf_fwhm:.2g} m" if e.resolved
+                        else " at most (not resolved)"))
     return found
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nanomri.analysis.spots import Spot, find_spots, match_spots
+from nanomri.lab import lab_of
 from nanomri.nexus import read_image
 from nanomri.world import load_world
 
@@ -21,9 +22,9 @@ from .demo_layer import layer_demo
 from .demo_locate import WORLD as DARK_SPINS_WORLD
 from .demo_locate import locate_demo
 from .demo_tip import tip_demo
+from .nv_finder import FIELD, RASTER, Found, field_on, find_sensor
 from .stack import Paths, Stack, StackError, down, running_stack, up
 
-RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
 
 
@@ -66,6 +67,20 @@ def report(image: np.ndarray, x: np.ndarray, y: np.ndarray, truth: np.ndarray) -
             print(f"  {world:>20s}   {found_at}   {dist * 1e9:10.1f}")
     print(f"  {len(found)} spots found, {len(truth)} NV centres in the world")
     return found
+
+
+def report_sensor(sensor: Found, focus: np.ndarray, place: np.ndarray) -> None:
+    """The sensor NV as measured next to the world's: confocal focus, place under the tip."""
+    nm = 1e9
+    print("\nThe sensor NV, found by measurement vs the world")
+    print(f"  confocal focus: ({', '.join(f'{v * 1e6:.3f}' for v in sensor.focus)}) µm   "
+          f"(world ({', '.join(f'{v * 1e6:.3f}' for v in focus)}) µm)")
+    for axis, found, error, world in zip("xyz", sensor.place.position, sensor.place.error,
+                                         place, strict=True):
+        print(f"  under the tip, {axis}: {found * 1e6:.5f} µm ± {error * nm:.2f} nm   (world "
+              f"{world * 1e6:.5f} µm: off by {(found - world) * nm:+.2f} nm)")
+    print(f"  depth under the surface: {(sensor.surface_z - sensor.place.position[2]) * nm:.1f}"
+          " nm")
 
 
 def quiet_echo(stream: str, line: str) -> None:
@@ -153,22 +168,32 @@ def demo(paths: Paths, world: Path) -> int:
     for old in (h5, png):
         old.unlink(missing_ok=True)
     with stack_of(paths, world) as stack:
-        world = Path(stack.world)
-        os.environ["TANGO_HOST"] = stack.tango_host
+        world, host = Path(stack.world), stack.tango_host
+        os.environ["TANGO_HOST"] = host
         image_raster(stack.door, out, h5.name)
-        run_lines(stack.door, [f"laser_on {LASER_POWER}"])
+        image, x, y = read_image(h5)
+        spots = find_spots(image, x, y)
+        lab = lab_of(world)  # what the experimenter knows: the world waits for the report
+
+        def run(lines: list[str]) -> list[str]:
+            return run_lines(stack.door, lines)
+
+        run([f"laser_on {LASER_POWER}"])
         try:
-            tip_demo(lambda lines: run_lines(stack.door, lines), world, out)
+            bare = field_on(run, host)
+            sensor = find_sensor(run, lab, spots, bare, FIELD, host)
+            tip_demo(run, sensor.place.position, sensor.surface_z, bare, host, out)
         finally:
-            run_lines(stack.door, ["laser_off", "safe_state"])
-    image, x, y = read_image(h5)
-    truth = np.asarray(load_world(world).sample.nv_centres)
+            run(["laser_off", "safe_state"])
+    model = load_world(world)
+    truth = np.asarray(model.sample.nv_centres)
     found = report(image, x, y, truth)
+    report_sensor(sensor, truth[model.sensor.nv], np.asarray(model.sensor.nv_position))
     save_figure(png, image, x, y, truth, found)
     print(f"\ndata:   {h5}\nfigure: {png}")
     ferritin = Paths(paths.root, paths.state / "demo-ferritin", paths.results)
     with stack_of(ferritin, FERRITIN_WORLD) as stack:
-        on_door(stack, out / "ferritin", lambda run: ferritin_demo(run, out))
+        on_door(stack, out / "ferritin", lambda run: ferritin_demo(run, stack.tango_host, out))
     dark = Paths(paths.root, paths.state / "demo-dark-spins", paths.results)
     with stack_of(dark, DARK_SPINS_WORLD) as stack:
         on_door(stack, out / "dark_spins",

@@ -5,9 +5,9 @@ shallow NV in a nanopillar and scanned in leapfrog mode; at every pixel the NV's
 after a dark time of 50 µs (1e5 repetitions) against the pumped reference. The T1 curve
 without ferritin turns the image's darkest place into its T1 (~0.1 ms), hence the noise there
 (0.01-0.02 mT^2), the distance of the shallowest core (~9 nm) and the point-spread function of
-the image (~10 nm); the image's rows give the cluster's edges. Where to scan is the operator's
-choice (the paper pre-located its clusters by TEM); what the image shows comes from the
-simulated physics.
+the image (~10 nm); the mean of the rows that cross the cluster gives its edges. Where to scan
+is the operator's choice (the paper pre-located its clusters by TEM); what the image shows
+comes from the simulated physics.
 """
 
 from dataclasses import dataclass
@@ -19,10 +19,11 @@ from nanomri.analysis import ferritin_image as fi
 from nanomri.analysis import fits
 from nanomri.analysis.lines import Edge
 from nanomri.analysis.spots import darkest
+from nanomri.lab import Lab, lab_of
 from nanomri.nexus import read_image
-from nanomri.world import load_world
 
 from .demo_tip import last_file, line_data, write_figure
+from .nv_finder import field_on, sensor_focus, spots_in
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "ferritin.yaml"
@@ -31,7 +32,6 @@ TAU = 50e-6  # s of dark time (seed 000)
 REPETITIONS = 100_000  # per pixel (seed 000)
 PIXEL, COLUMNS, ROWS = 8.3e-9, 80, 24  # seed 000, Fig. 4
 LEAPFROG = 20e-9  # m the tip hops between pixels
-APPROACH_FROM = 50e-9  # m over the section's face, moved to before the approach
 BACKGROUND_AT = -300e-9  # m along x from the NV: the section without ferritin over it
 T1_WITHOUT = (1e-6, 10e-3, 11)  # s: dark times of the T1 curve without ferritin
 SMOOTHING = 3  # pixels square averaged to find the darkest place and its ratio
@@ -47,35 +47,33 @@ class Result:
     x: np.ndarray
     y: np.ndarray
     t1_without: fits.Fit
-    darkest: tuple[float, float]  # m from the NV
+    darkest: tuple[float, float]  # m from the image's centre
     t1_with: float
     variance: float
     distance: float
     fwhm: float
-    edges: list[Edge]
+    profile: fi.ClusterProfile  # the rows crossing the cluster, their mean, its plateau fit
+    edge_rise: float  # m: 10-90 % rise of a straight edge of cores at `distance` through the PSF
 
 
 class FerritinDemo:
-    """The demo's Door; `run(lines)` returns the messages of the macros; `world` is the
-    stack's."""
+    """The demo's Door; `run(lines)` returns the messages of the macros. Places are from the
+    tip's start on the set-up `lab`: the optics aligned the section over the NV there (the
+    paper pre-located its clusters by TEM)."""
 
-    def __init__(self, run, world: Path = WORLD):
+    def __init__(self, run, lab: Lab):
         self.run = run
-        model = load_world(world)
-        self.nv = np.asarray(model.sensor.nv_position)
-        self.focus = model.sample.nv_centres[model.sensor.nv]
-        self.surface_z = model.sample.surface.height
+        self.centre = lab.tip_start[:2]
 
     def _tip(self, dx: float, dy: float) -> str:
-        return f"mv tip_x {self.nv[0] + dx} tip_y {self.nv[1] + dy}"
+        return f"mv tip_x {self.centre[0] + dx} tip_y {self.centre[1] + dy}"
 
     def approach(self) -> None:
-        """Focus on the NV, laser on, the section onto the diamond beside the cluster in
-        frequency-shift feedback, leapfrog on."""
-        x, y, z = self.focus
-        self.run([f"senv NanomriLeapfrog {LEAPFROG}", f"laser_on {LASER_POWER}",
-                  f"mv x {x} y {y} z {z}", "retract", self._tip(BACKGROUND_AT, 0.0),
-                  f"mv tip_z {self.surface_z + APPROACH_FROM}", "approach frequency_shift"])
+        """Laser on, the section onto the diamond beside the cluster in frequency-shift
+        feedback (from the top of the z travel: where the face is, the AFM finds), leapfrog
+        on."""
+        self.run([f"senv NanomriLeapfrog {LEAPFROG}", f"laser_on {LASER_POWER}", "retract",
+                  self._tip(BACKGROUND_AT, 0.0), "approach frequency_shift"])
 
     def t1(self, sweep: tuple[float, float, int]) -> fits.Fit:
         start, end, n = sweep
@@ -84,9 +82,10 @@ class FerritinDemo:
         return fits.decay(tau, ratio)
 
     def image(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The T1-contrast image centred on the NV: ratio, and the tip's x and y from it."""
+        """The T1-contrast image centred on the tip's start: ratio, and the tip's x and y from
+        it."""
         half_x, half_y = (COLUMNS - 1) / 2 * PIXEL, (ROWS - 1) / 2 * PIXEL
-        nx, ny = self.nv[:2]
+        nx, ny = self.centre
         out = self.run([f"nvraster tip_x {nx - half_x} {nx + half_x} {COLUMNS} "
                         f"tip_y {ny - half_y} {ny + half_y} {ROWS} t1 {TAU} {REPETITIONS}"])
         image, x, y = read_image(last_file(out))
@@ -102,13 +101,20 @@ class FerritinDemo:
         distance = fi.core_distance(variance)
         return Result(image, x, y, without, (float(x[col]), float(y[row])), t1_with, variance,
                       distance, fi.psf_fwhm(distance, TAU, without["time"]),
-                      fi.row_edges(image, x))
+                      fi.cluster_profile(image, x), fi.edge_rise(distance, TAU, without["time"]))
+
+
+def edge_text(e: Edge) -> str:
+    """An edge's 10-90 % rise: a value with its error, or the upper bound the noise allows."""
+    if e.resolved:
+        return (f"{e.rise_10_90 * 1e9:.1f} ± "
+                f"{e.psf_fwhm_err * e.rise_10_90 / e.psf_fwhm * 1e9:.1f} nm")
+    return f"< {e.rise_10_90 * 1e9:.0f} nm (width not resolved)"
 
 
 def report(r: Result) -> None:
     """The results next to seed 000's."""
     p = PAPER
-    resolved = [e for e in r.edges if e.resolved]
     print("\nFerritin T1 imaging (seed 000): this simulation vs the paper")
     print(f"  image: {r.image.shape[1]} x {r.image.shape[0]} pixels of "
           f"{PIXEL * 1e9:.1f} nm   (paper 80 x 24 of 8.3 nm)")
@@ -125,13 +131,13 @@ def report(r: Result) -> None:
     f, f_err = p["fwhm"]
     print(f"  resolution, PSF FWHM:           {r.fwhm * 1e9:.1f} nm   "
           f"(paper {f * 1e9:.0f} ± {f_err * 1e9:.0f} nm)")
-    unresolved = len(r.edges) - len(resolved)
-    print(f"  cluster edges fitted on the rows: {len(r.edges)}; {unresolved} rise within one "
-          f"pixel (the fit resolves no blur: the sampling limit, as the paper's sharpest edge)")
-    if resolved:
-        rises = np.array([e.rise_10_90 for e in resolved])
-        print(f"  the resolved ones, 10-90 % rise: {rises.min() * 1e9:.1f} to "
-              f"{rises.max() * 1e9:.1f} nm   (paper: sharpest {p['edge'] * 1e9:.1f} nm, one pixel)")
+    rows, fit = r.profile.rows, r.profile.fit
+    print(f"  cluster edges on the mean of rows {rows[0]}-{rows[-1]}, 10-90 % rise: left "
+          f"{edge_text(fit.left)}, right {edge_text(fit.right)}   (paper: sharpest "
+          f"{p['edge'] * 1e9:.1f} nm, one pixel)")
+    print(f"  a straight edge of cores at {r.distance * 1e9:.1f} nm through the PSF rises over "
+          f"{r.edge_rise * 1e9:.1f} nm ({r.edge_rise / PIXEL:.1f} pixels); the mean's rise is an "
+          f"upper bound on it (the cluster's edge wanders from row to row)")
 
 
 def save_figure(path: Path, r: Result) -> None:
@@ -147,9 +153,8 @@ def save_figure(path: Path, r: Result) -> None:
     shown = axes[0].imshow(r.image, origin="lower", extent=extent, cmap="viridis")
     fig.colorbar(shown, ax=axes[0], label="signal / reference")
     axes[0].set(xlabel="x (nm)", ylabel="y (nm)", title="T1 contrast at 50 µs")
-    middle = r.image[len(r.y) // 2]
-    axes[1].plot(r.x * nm, middle, ".-")
-    axes[1].set(xlabel="x (nm)", title=f"row y = {r.y[len(r.y) // 2] * nm:.0f} nm")
+    axes[1].plot(r.x * nm, r.profile.profile, ".-")
+    axes[1].set(xlabel="x (nm)", title=f"mean of rows {r.profile.rows[0]}-{r.profile.rows[-1]}")
     x = np.linspace(-3 * r.fwhm, 3 * r.fwhm, 301)
     axes[2].plot(x * nm, fi.psf(x, r.distance, TAU, r.t1_without["time"]))
     axes[2].set(xlabel="x (nm)", title=f"PSF of a core at {r.distance * nm:.1f} nm: "
@@ -157,8 +162,12 @@ def save_figure(path: Path, r: Result) -> None:
     write_figure(fig, path)
 
 
-def ferritin_demo(run, out: Path) -> None:
-    """Seed 000's image and its analysis; results printed, figure into `out`."""
-    result = FerritinDemo(run).measure()
+def ferritin_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> None:
+    """Seed 000's image and its analysis on the stack of `world`, the confocal focus on the NV
+    found in a raster of the field (no bias field: its line at D); results printed, figure
+    into `out`."""
+    bare = field_on(run, tango_host, 0.0)
+    sensor_focus(run, spots_in(run, out), bare, tango_host)
+    result = FerritinDemo(run, lab_of(world)).measure()
     report(result)
     save_figure(out / "ferritin.png", result)

@@ -18,10 +18,13 @@ import numpy as np
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
 from nanomri.analysis.layer import LayerFit
+from nanomri.lab import lab_of
+from nanomri.world import load_world
 
 from .demo_locate import DeerDemo, tip_panel
 from .demo_tip import write_figure
 from .locate import deer_files, layer_in
+from .nv_finder import sensor_in_field
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "surface_spins.yaml"
@@ -45,20 +48,12 @@ PAPER = {"height": 10 * NM, "density": 0.5e18}  # over the NV; spins per m^2
 class Result:
     layer: LayerFit
     line: fits.Fit  # the dark spins' DEER line, tip away
-    truth: tuple[float, float]  # the world's layer: height (m), density (per m^2)
     image: lz.Grid  # the DEER plane, tip from the NV
     psf: lz.Grid  # the PSF of a spin at the NV with the apex `layer.height` under the image
 
 
 class LayerDemo(DeerDemo):
-    """Seed 001's surface layer; the world's layer is the truth the result is compared with."""
-
-    def __init__(self, run, tango_host: str, world: Path = WORLD):
-        super().__init__(run, tango_host, world)
-        layer = self.world.sensor.dark_spins.layer
-        if layer is None:
-            raise ValueError(f"{world}: the world has no dark-spin layer to find")
-        self.truth = (layer.height, layer.density)
+    """Seed 001's surface layer."""
 
     def measure(self) -> Result:
         bare = self.setup()
@@ -71,7 +66,7 @@ class LayerDemo(DeerDemo):
         found = layer_in(plane, field, rf_offset, shape, TAU)
         lower = lz.Grid((*plane.axes[:2], plane.axes[2] - found.height), plane.values)
         psf = lz.psf(field, lower.points(), rf_offset, shape).reshape(plane.values.shape)
-        return Result(found, line, self.truth, self._from_nv(plane), self._from_nv(
+        return Result(found, line, self._from_nv(plane), self._from_nv(
             lz.Grid(lower.axes, psf)))
 
     def _from_nv(self, grid: lz.Grid) -> lz.Grid:
@@ -79,20 +74,22 @@ class LayerDemo(DeerDemo):
                        grid.values)
 
 
-def report(r: Result) -> None:
+def report(r: Result, truth: tuple[float, float]) -> None:
+    """The layer found next to the world's (`truth`: height (m), density (per m^2)) and the
+    paper's."""
     nm = 1e9
     print("\nSurface dark-spin layer (seed 001, Fig. 3): this simulation vs the paper")
     print(f"  dark spins' line, tip away: {r.line['centre'] / 1e9:.4f} GHz, FWHM "
           f"{r.line['fwhm'] / 1e6:.1f} MHz")
     print(f"  layer {r.layer.height * nm:.1f} ± {r.layer.height_error * nm:.2f} nm above the NV"
-          f"   (world {r.truth[0] * nm:.1f} nm; paper {PAPER['height'] * nm:.0f} nm: the "
+          f"   (world {truth[0] * nm:.1f} nm; paper {PAPER['height'] * nm:.0f} nm: the "
           f"surface over an NV implanted 10 ± 3 nm deep)")
     print(f"  density {r.layer.density * NM**2:.2f} spins/nm^2, mean field: an order of "
-          f"magnitude   (world {r.truth[1] * NM**2:.2f}; paper "
+          f"magnitude   (world {truth[1] * NM**2:.2f}; paper "
           f"{PAPER['density'] * NM**2:.1f})")
 
 
-def save_figure(path: Path, r: Result) -> None:
+def save_figure(path: Path, r: Result, truth: tuple[float, float]) -> None:
     """The DEER plane next to the PSF of a spin at the NV, the apex lowered by the layer's
     height: the paper's Fig. 3b."""
     import matplotlib
@@ -107,13 +104,18 @@ def save_figure(path: Path, r: Result) -> None:
     tip_panel(axes[1], r.psf, 0, "PSF (flip probability)",
               f"PSF of a spin at the NV, apex {r.psf.axes[2][0] * nm:.1f} nm")
     fig.suptitle(f"layer {r.layer.height * nm:.1f} nm above the NV (world "
-                 f"{r.truth[0] * nm:.1f} nm)")
+                 f"{truth[0] * nm:.1f} nm)")
     write_figure(fig, path)
 
 
-def layer_demo(run, tango_host: str, out: Path) -> Result:
-    """Seed 001's surface layer; results printed, figure into `out`."""
-    result = LayerDemo(run, tango_host).measure()
-    report(result)
-    save_figure(out / "dark_spin_layer.png", result)
+def layer_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> Result:
+    """Seed 001's surface layer on the stack of `world`: the sensor NV found, the layer
+    measured, then the world's layer printed next to it; figure into `out`."""
+    lab = lab_of(world)
+    found, bare = sensor_in_field(run, lab, tango_host, out)
+    result = LayerDemo(run, lab, found, bare).measure()
+    layer = load_world(world).sensor.dark_spins.layer
+    truth = (layer.height, layer.density)
+    report(result, truth)
+    save_figure(out / "dark_spin_layer.png", result, truth)
     return result

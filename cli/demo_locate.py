@@ -6,29 +6,31 @@ DEER spectrum with the tip away, the spin's coupling by DEER in time (the DEER's
 NV's resonance locked at every tip position of a volume around the NV (its shifts are the
 tip's field there: the PSF of any dark spin); a coarse DEER plane to find the spin's spot (the
 centre of its resonance ring), then DEER planes over it with the NV kept on resonance at every
-pixel; the spin's offset from the NV fitted (`nanomri locate`). Where to scan follows from the
-coarse plane; the spin's place comes only from the simulated physics.
+pixel; the spin's offset from the NV fitted (`nanomri locate`). The NV's focus and its place
+under the tip are measured first (`cli.nv_finder`); where to scan follows from the coarse plane;
+the spin's place comes only from the simulated physics, and the world is read only to print
+the truth next to it.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tango
 
-from nanomri import nv_spin
 from nanomri.analysis import fits
 from nanomri.analysis import localize as lz
+from nanomri.lab import Lab, lab_of
 from nanomri.nexus import read_columns
+from nanomri.nv_spin import GAMMA_E
 from nanomri.world import load_world
 
 from .demo_tip import last_file, line_data, write_figure
 from .locate import locate_files
+from .nv_finder import FIELD, Found, sensor_in_field
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "dark_spins.yaml"
 NM = 1e-9
-FIELD, RAMP_RATE = 0.12, 1e-2  # T along the NV axis (seed 001), T/s
 PULSES = "{'pi': 100e-9, 'pi_half': 50e-9, 'rf_pi': 100e-9}"  # 5 MHz of Rabi on NV and spins
 MW_POWER, RF_POWER = 2.5e-3, 1e-2  # W
 DEER_TAU = 9e-6  # s: the spin's ~50 kHz coupling turns the NV's phase by ~pi
@@ -55,7 +57,6 @@ class Result:
     location: lz.Location
     spot: tuple[float, float]  # m, the centre of the coarse plane's dip, tip from the NV
     line: fits.Fit  # the dark spins' DEER line, tip away
-    truth: np.ndarray  # m, the world's spin
     image: lz.Grid  # the DEER planes, tip from the NV
     tau: float  # s, the DEER's: pi of the spin's phase
 
@@ -66,32 +67,26 @@ def _axis(motor: str, values: np.ndarray, offset: float) -> str:
 
 class DeerDemo:
     """DEER under the tip from the demo's Door; `run(lines)` returns the messages of the
-    macros; `tango_host` names the stack's database for the magnet's ramp rate; `world` is the
-    stack's."""
+    macros; the sensor NV `found` by measurement on the set-up `lab`, `bare` its resonance."""
 
-    def __init__(self, run, tango_host: str, world: Path):
-        self.run, self.tango_host = run, tango_host
-        self.world = load_world(world)
-        self.nv = np.asarray(self.world.sensor.nv_position)
-        self.focus = self.world.sample.nv_centres[self.world.sensor.nv]
-        self.retracted = self.world.instruments.probe.position_max.z
+    def __init__(self, run, lab: Lab, found: Found, bare: float):
+        self.run, self.bare = run, bare
+        self.nv = np.asarray(found.place.position)
+        self.retracted = lab.instruments.probe.position_max.z
 
     def setup(self) -> float:
-        """Field, focus, pulses, MW and RF on, tip away; the bare NV resonance (Hz)."""
-        tango.DeviceProxy(f"tango://{self.tango_host}/nanomri/confocal/magnet").ramp_rate = \
-            RAMP_RATE
-        x, y, z = self.focus
-        self.run([f"mv x {x} y {y} z {z}", f"mv Bz {FIELD}", f"senv NanomriPulses \"{PULSES}\"",
-                  f"mv mw_power {MW_POWER} rf_power {RF_POWER}", "write_ioreg mw_output 1",
-                  "write_ioreg rf_output 1", f"mv tip_z {self.retracted}"])
-        return float(nv_spin.transition_frequency(FIELD))
+        """Pulses, MW and RF on, tip away; the bare NV resonance (Hz)."""
+        self.run([f"senv NanomriPulses \"{PULSES}\"", f"mv mw_power {MW_POWER} rf_power {RF_POWER}",
+                  "write_ioreg mw_output 1", "write_ioreg rf_output 1",
+                  f"mv tip_z {self.retracted}"])
+        return self.bare
 
     def spectrum(self, bare: float, tau: float = DEER_TAU, reps: int = SPECTRUM[2]
                  ) -> tuple[fits.Fit, Path]:
         """The dark spins' line: DEER of `tau` with the RF swept, tip away, NV on its bare
         resonance."""
         half, n, _ = SPECTRUM
-        centre = nv_spin.GAMMA_E * FIELD
+        centre = GAMMA_E * FIELD
         out = self.run([f"mv mw_frequency {bare}",
                         f"deer {centre - half} {centre + half} {n} {tau} {reps}"])
         path = last_file(out)
@@ -128,11 +123,7 @@ class DeerDemo:
 
 
 class LocateDemo(DeerDemo):
-    """Seed 001's localisation; the world's spin is the truth the result is compared with."""
-
-    def __init__(self, run, tango_host: str, world: Path = WORLD):
-        super().__init__(run, tango_host, world)
-        self.truth = np.asarray(self.world.sensor.dark_spins.coherent[0])
+    """Seed 001's localisation."""
 
     def spot(self, path: Path) -> tuple[float, float]:
         """The centre of the coarse DEER plane's dip (tip from the NV): the mean place weighted
@@ -168,7 +159,7 @@ class LocateDemo(DeerDemo):
                                       missing_ok=True)
         from_nv = lz.Grid(tuple(a - c for a, c in zip(planes.axes, self.nv, strict=True)),
                           planes.values)
-        return Result(location, (sx, sy), line, self.truth, from_nv, tau)
+        return Result(location, (sx, sy), line, from_nv, tau)
 
     def echo_time(self, line: fits.Fit) -> float:
         """The DEER tau that turns the NV's phase by pi for the spin, 1/(2a): its coupling a
@@ -182,14 +173,15 @@ class LocateDemo(DeerDemo):
         return float(np.clip(1 / (2 * coupling), *ECHO_TIMES))
 
 
-def report(r: Result) -> None:
+def report(r: Result, truth: np.ndarray) -> None:
+    """The spin found next to the world's (`truth`, m from the NV) and the paper's."""
     nm = 1e9
     print("\nDark-spin 3D localisation (seed 001): this simulation vs the paper")
     print(f"  dark spins' line, tip away: {r.line['centre'] / 1e9:.4f} GHz, FWHM "
           f"{r.line['fwhm'] / 1e6:.1f} MHz; DEER tau {r.tau * 1e6:.1f} µs (pi of the spin's "
           f"phase); coarse DEER spot at ({r.spot[0] * nm:.1f}, {r.spot[1] * nm:.1f}) nm")
     for axis, found, error, world, paper in zip("xyz", r.location.offset, r.location.error,
-                                                r.truth, PAPER["offset"], strict=True):
+                                                truth, PAPER["offset"], strict=True):
         print(f"  {axis}: {found * nm:+6.2f} ± {error * nm:.2f} nm from the NV   (world "
               f"{world * nm:+.2f} nm; paper {paper * nm:+.2f} nm, within "
               f"{PAPER['tolerance'] * nm:.1f} nm)")
@@ -205,7 +197,7 @@ def tip_panel(ax, grid: lz.Grid, plane: int, label: str, title: str) -> None:
     ax.set(xlabel="tip x from the NV (nm)", ylabel="tip y from the NV (nm)", title=title)
 
 
-def save_figure(path: Path, r: Result) -> None:
+def save_figure(path: Path, r: Result, truth: np.ndarray) -> None:
     """The DEER planes, the spin found and the world's (x, y), the planes' heights."""
     import matplotlib
 
@@ -218,15 +210,19 @@ def save_figure(path: Path, r: Result) -> None:
     for k, ax in enumerate(np.atleast_1d(axes)):
         tip_panel(ax, r.image, k, "DEER signal / reference",
                   f"apex {z[k]:.0f} nm over the NV")
-        ax.plot(*(r.truth[:2] * nm), "w+", ms=14, label="world's spin")
+        ax.plot(*(truth[:2] * nm), "w+", ms=14, label="world's spin")
         ax.plot(*(r.location.offset[:2] * nm), "rx", ms=10, label="located")
         ax.legend(loc="lower right", fontsize=8)
     write_figure(fig, path)
 
 
-def locate_demo(run, tango_host: str, out: Path) -> Result:
-    """Seed 001's 3D localisation; results printed, figure into `out`."""
-    result = LocateDemo(run, tango_host).measure()
-    report(result)
-    save_figure(out / "dark_spin.png", result)
+def locate_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> Result:
+    """Seed 001's 3D localisation on the stack of `world`: the sensor NV found, the spin
+    located, then the world's spin printed next to it; figure into `out`."""
+    lab = lab_of(world)
+    found, bare = sensor_in_field(run, lab, tango_host, out)
+    result = LocateDemo(run, lab, found, bare).measure()
+    truth = np.asarray(load_world(world).sensor.dark_spins.coherent[0])
+    report(result, truth)
+    save_figure(out / "dark_spin.png", result, truth)
     return result

@@ -6,7 +6,8 @@ Like the paper: 0.12 T along the NV axis; a Ramsey line at tau = 450 ns with the
 measured with the tip retracted, then a line with the apex 10 nm over the surface across one
 resonant slice, its place found by a coarse line and zoomed into. Where to put the lines is
 the operator's choice (here: around the steepest lateral gradient); what the fringes and the
-slice look like comes from the simulated physics.
+slice look like comes from the simulated physics. The NV's place under the tip and the surface
+over it are measured first (`cli.nv_finder`); the world is read only to print the truth.
 """
 
 from pathlib import Path
@@ -17,13 +18,10 @@ import tango
 from nanomri import nv_spin
 from nanomri.analysis import fits, lines
 from nanomri.nexus import read_columns
-from nanomri.surface import surface_height
-from nanomri.world import load_world
 
-FIELD = 0.12  # T along the NV axis (seed 001, Fig. 2)
-RAMP_RATE = 1e-2  # T/s
 RAMSEY_TAU = 450e-9  # s
-PULSES = "{'pi': 20e-9, 'pi_half': 10e-9, 'rf_pi': 100e-9}"  # 25 MHz of Rabi at 60 mW
+PI_HALF = 10e-9  # s: 25 MHz of Rabi at 60 mW
+PULSES = f"{{'pi': {2 * PI_HALF}, 'pi_half': {PI_HALF}, 'rf_pi': 100e-9}}"
 RAMSEY_MW_POWER = 0.06  # W
 CW_MW_POWER = 1.5e-3  # W: power broadening to the paper's ~120 ns inverse linewidth
 LINEWIDTH_SWEEP = "41 100000 cw"  # points, repetitions: the FWHM to ~7 %
@@ -50,41 +48,28 @@ def line_data(path: Path, motor: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TipDemo:
-    """The demo's Door and devices; `run(lines)` returns the messages of the macros."""
+    """The demo's Door and devices; `run(lines)` returns the messages of the macros; `nv` is
+    the NV's place under the tip and `surface_z` the surface over it, as measured."""
 
-    def __init__(self, run, world: Path):
-        self.run = run
-        model = load_world(world)
-        self.sensor = model.sensor
-        nx, ny, _ = model.sensor.nv_position  # the surface over the NV until the AFM finds it
-        self.surface_z = float(surface_height(model.sample.surface, nx, ny))
-        self.focus = model.sample.nv_centres[model.sensor.nv]
-
-    def setup(self) -> float:
-        """Field on, focus on the sensor; the bare resonance (Hz) the experimenter computes
-        from the field (the tip retracted, far)."""
-        magnet = tango.DeviceProxy("nanomri/confocal/magnet")
-        magnet.ramp_rate = RAMP_RATE
-        x, y, z = self.focus
-        self.run([f"mv x {x} y {y} z {z}", f"mv Bz {FIELD}", f"senv NanomriPulses \"{PULSES}\"",
-                  "write_ioreg mw_output 1"])
-        return float(nv_spin.transition_frequency(FIELD))
+    def __init__(self, run, nv: np.ndarray, surface_z: float, tango_host: str):
+        self.run, self.nv, self.surface_z = run, np.asarray(nv), surface_z
+        self.probe = tango.DeviceProxy(f"tango://{tango_host}/nanomri/confocal/probe")
 
     def register_surface(self) -> None:
         """The surface over the NV where the AFM finds it now (approach, then retract): the
         sample drifts by ~1 pm/s in z, and the slice's gradient goes as the distance^-4."""
-        nx, ny, _ = self.sensor.nv_position
+        nx, ny, _ = self.nv
         self.run([f"mv tip_x {nx} tip_y {ny}", "approach"])
-        self.surface_z = float(tango.DeviceProxy("nanomri/confocal/probe").topography)
+        self.surface_z = float(self.probe.topography)
         self.run(["retract"])
 
     def _tip(self, dy: float, height: float) -> str:
-        nx, ny, _ = self.sensor.nv_position
+        nx, ny, _ = self.nv
         return f"mv tip_x {nx} tip_y {ny + dy} tip_z {self.surface_z + height}"
 
     def _line(self, start: float, end: float, n: int, mode: str, tau: float,
               repetitions: int) -> tuple[np.ndarray, np.ndarray]:
-        ny = self.sensor.nv_position[1]
+        ny = self.nv[1]
         out = self.run([f"nvline tip_y {ny + start} {ny + end} {n} {mode} {tau} {repetitions}"])
         y, ratio = line_data(last_file(out), "tip_y")
         return y - ny, ratio
@@ -98,8 +83,9 @@ class TipDemo:
         self.run([f"mv mw_frequency {fits.odmr(f, ratio)['centre']}"])
         y, ratio = self._line(*RAMSEY_LINE, "ramsey", RAMSEY_TAU, 100_000)
         period = lines.fringe_period(y, ratio)
+        gradient = lines.tip_gradient(period, RAMSEY_TAU, pi_half=PI_HALF)
         return {"y": y, "ratio": ratio, "period": period.value, "period_err": period.error,
-                "gradient": lines.tip_gradient(period.value, RAMSEY_TAU)}
+                "gradient": gradient.value, "gradient_err": gradient.error}
 
     def linewidth(self, bare: float) -> dict:
         """CW-ODMR of the NV with the tip retracted: its FWHM, the slice's frequency width."""
@@ -137,8 +123,9 @@ def report(ramsey: dict, width: dict, cut: dict) -> None:
     print("\nScanning-gradient MRI (seed 001): this simulation vs the paper")
     print(f"  Ramsey fringe period at 450 ns: {ramsey['period'] * 1e10:.2f} ± "
           f"{ramsey['period_err'] * 1e10:.2f} Å   (paper {p * 1e10:.1f} ± {p_err * 1e10:.1f} Å)")
-    print(f"  tip gradient from the fringes:  {ramsey['gradient'] / 1e5:.2f} G/nm   "
-          f"(paper {PAPER['gradient'] / 1e5:.1f} G/nm)")
+    print(f"  tip gradient from the fringes:  {ramsey['gradient'] / 1e5:.2f} ± "
+          f"{ramsey['gradient_err'] / 1e5:.2f} G/nm   (paper {PAPER['gradient'] / 1e5:.1f} G/nm, "
+          f"from 450 ns without the pi/2 pulses' {4 * PI_HALF / np.pi * 1e9:.1f} ns)")
     print(f"  CW-ESR linewidth (tip away):    {width['fwhm_hz'] / 1e6:.2f} MHz = inverse "
           f"{1e9 / width['fwhm_hz']:.0f} ns   (paper 120 ns)")
     f, f_err = PAPER["fwhm"]
@@ -167,11 +154,13 @@ def save_figure(path: Path, ramsey: dict, width: dict, cut: dict) -> None:
     write_figure(fig, path)
 
 
-def tip_demo(run, world: Path, out: Path) -> None:
-    """Seed 001's gradient measurements; results printed, figure into `out`."""
-    demo = TipDemo(run, world)
-    bare = demo.setup()
-    demo.register_surface()
+def tip_demo(run, nv: np.ndarray, surface_z: float, bare: float, tango_host: str,
+             out: Path) -> None:
+    """Seed 001's gradient measurements over the NV found at `nv` (scan head frame) under the
+    surface at `surface_z`, the field on (`bare`: the NV's resonance, tip far); results
+    printed, figure into `out`."""
+    demo = TipDemo(run, nv, surface_z, tango_host)
+    run([f"senv NanomriPulses \"{PULSES}\""])
     ramsey = demo.ramsey(bare)
     width = demo.linewidth(bare)
     demo.register_surface()

@@ -8,6 +8,8 @@ import yaml
 
 from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_locate import LOCK, RF_OFFSET, WORLD, LocateDemo
+from nanomri.cli.nv_finder import sensor_in_field
+from nanomri.lab import lab_of
 from nanomri.nexus import read_columns
 
 from .conftest import StackRun, started_stack
@@ -43,7 +45,9 @@ def dark(request, tmp_path_factory):
             return run_lines(door, lines)
 
         run(["laser_on 1e-3"])
-        yield stack, LocateDemo(run, host, world), np.array(spin)
+        lab = lab_of(world)
+        found, bare = sensor_in_field(run, lab, host, tmp)
+        yield stack, LocateDemo(run, lab, found, bare), np.array(spin)
 
 
 LINE_REPETITIONS = 10_000_000  # DEER repetitions per pixel of the lines: the ratio to ~0.005

@@ -14,6 +14,8 @@ from nanomri.analysis import fits
 from nanomri.analysis.spots import darkest
 from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_ferritin import T1_WITHOUT, FerritinDemo
+from nanomri.cli.nv_finder import field_on, sensor_focus, spots_in
+from nanomri.lab import lab_of
 from nanomri.nexus import read_image
 from nanomri.simulators.nv_sensor import SimSensor
 from nanomri.simulators.sim_world import SimWorld
@@ -52,8 +54,15 @@ def cell(request, tmp_path_factory):
         "sensor": {"ferritin": {"clusters": [cluster]}}}))
     model = load_world(world)
     with started_stack(tmp, world) as stack:
-        door = f"tango://{stack.tango_host}/nanomri/door/1"
-        demo = FerritinDemo(lambda lines: run_lines(door, lines), world)
+        host = stack.tango_host
+        door = f"tango://{host}/nanomri/door/1"
+
+        def run(lines):
+            return run_lines(door, lines)
+
+        run(["laser_on 2e-3"])
+        sensor_focus(run, spots_in(run, tmp), field_on(run, host, 0.0), host)
+        demo = FerritinDemo(run, lab_of(world))
         demo.approach()  # beside the cluster, in FM-AFM feedback, leapfrog on
         yield stack, cluster, demo, model
 
@@ -92,7 +101,7 @@ def darkest_distance(image: np.ndarray, without: fits.Fit) -> float:
 
 def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
     stack, cluster, demo, model = cell
-    nx, ny = demo.nv[:2]
+    nx, ny = demo.centre
     without = demo.t1(T1_WITHOUT)  # beside the cluster
     cx, cy = -np.asarray(cluster["centre"])  # the tip's place with the centre over the NV
     hx, hy = (COLUMNS - 1) / 2 * PIXEL, (ROWS - 1) / 2 * PIXEL
@@ -102,7 +111,8 @@ def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
     image, x, y = read_image(path)
     probe = device(stack, "nanomri/confocal/probe")
     assert probe.feedback and probe.leapfrog_height == 0.0  # landed, and its height restored
-    expected = expected_image(model, x - nx, y - ny,
+    nv = model.sensor.nv_position
+    expected = expected_image(model, x - nv[0], y - nv[1],
                               probe.z - probe.topography, without)
     noise = shot_noise(path)
     contrast = 1 - expected / expected.max()
@@ -121,7 +131,7 @@ def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
 
 def test_leapfrog_beyond_the_scan_heads_range_is_refused_before_the_scan(cell):
     stack, _, demo, _ = cell
-    nx = demo.nv[0]
+    nx = demo.centre[0]
     stack.run_ok("senv NanomriLeapfrog 1e-6")
     try:
         done = stack.cli("run", f"nvline tip_x {nx} {nx + 50e-9} 6 t1 50e-6 1000")

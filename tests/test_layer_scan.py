@@ -9,6 +9,8 @@ import yaml
 
 from nanomri.cli.demo import run_lines
 from nanomri.cli.demo_layer import IMAGE_XY, IMAGE_Z, REPETITIONS, TAU, WORLD, LayerDemo
+from nanomri.cli.nv_finder import sensor_in_field
+from nanomri.lab import lab_of
 from nanomri.nexus import read_columns
 
 from .conftest import started_stack
@@ -35,7 +37,9 @@ def surface(request, tmp_path_factory):
             return run_lines(door, lines)
 
         run([f"senv ScanDir {tmp / 'scans'}", "laser_on 1e-3"])
-        demo = LayerDemo(run, host, world)
+        lab = lab_of(world)
+        found, bare = sensor_in_field(run, lab, host, tmp)
+        demo = LayerDemo(run, lab, found, bare)
         yield demo, demo.measure(), layer
 
 
