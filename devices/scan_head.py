@@ -4,7 +4,9 @@ Adds to `Scanner` the z feedback (constant current for STM, constant frequency s
 amplitude for a tuning-fork AFM) with its setpoints, Approach, Retract, leapfrog moves and
 topography. Its driver must have a tip (constraints with feedback modes); a setpoint of a mode
 the head lacks refuses with NANOMRI_UNSUPPORTED. The simulated head refuses any move whose path
-would crash the tip into the surface (NANOMRI_CRASH).
+would crash the tip into the surface (NANOMRI_CRASH). The head applies drift_estimate_{x,y,z} to
+its piezos (drift compensation): the tip follows the sample, x, y, z stay in the sample's frame
+and drift_compensation_{x,y,z} is the offset added so far, which counts against the travel.
 """
 
 import enum

@@ -1,4 +1,4 @@
-"""Tango device of an xyz scanner (the confocal stage): positions, velocities, drift correction.
+"""Tango device of an xyz scanner (the confocal stage): positions, velocities, drift estimate.
 
 The STM/AFM scan head, which adds a tip, is `ScanHead` (`scan_head.py`), a subclass of this.
 """
@@ -97,7 +97,8 @@ def _drift_estimate(axis: str) -> attribute:
         access=AttrWriteType.READ_WRITE,
         unit="m/s",
         format="%.3e",
-        doc=f"estimated drift velocity of the sample along {axis} (for drift_corrected_{axis})",
+        doc=f"estimated drift velocity of the sample along {axis}; a scan head adds it to the "
+            f"{axis} piezo (drift_compensation_{axis}), a stage without a tip does not",
         fget=read,
         fset=write,
         memorized=True,
@@ -105,16 +106,17 @@ def _drift_estimate(axis: str) -> attribute:
     )
 
 
-def _drift_corrected(axis: str) -> attribute:
+def _drift_compensation(axis: str) -> attribute:
     def read(self: "Scanner") -> float:
-        return self.driver.corrected_position(axis)
+        return self.driver.drift_compensation(axis)
 
     return attribute(
-        name=f"drift_corrected_{axis}",
+        name=f"drift_compensation_{axis}",
         dtype=float,
         unit="m",
         format="%.6e",
-        doc=f"{axis} position in the sample's frame: position minus the estimated drift",
+        doc=f"offset the drift compensation has added to the {axis} piezo so far, on top of "
+            f"{axis}: drift_estimate_{axis} integrated over time; counts against the travel",
         fget=read,
     )
 
@@ -136,9 +138,9 @@ class Scanner(InstrumentDevice):
     drift_estimate_x = _drift_estimate("x")
     drift_estimate_y = _drift_estimate("y")
     drift_estimate_z = _drift_estimate("z")
-    drift_corrected_x = _drift_corrected("x")
-    drift_corrected_y = _drift_corrected("y")
-    drift_corrected_z = _drift_corrected("z")
+    drift_compensation_x = _drift_compensation("x")
+    drift_compensation_y = _drift_compensation("y")
+    drift_compensation_z = _drift_compensation("z")
 
     @attribute(dtype=float, unit="s", format="%.3e",
                doc="time a closed-loop axis takes to settle after a move")

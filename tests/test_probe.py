@@ -1,6 +1,7 @@
 """STM/AFM scan head: surface physics, the simulated probe on a fake clock, the ScanHead device."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from nanomri.simulators.drivers.scan_head import open_driver as open_head
 from nanomri.simulators.drivers.scanner import SimScanner
 from nanomri.simulators.drivers.scanner import open_driver as open_stage
 from nanomri.simulators.motion import Trajectory, follow
+from nanomri.simulators.nv_sensor import SimSensor
 from nanomri.simulators.sim_world import SimWorld
 from nanomri.surface import surface_height
 from nanomri.tunnelling import (
@@ -268,36 +270,111 @@ def test_several_lateral_writes_join_one_hop():
     assert [probe.position("x"), probe.position("y")] == pytest.approx([1.5e-6, 2.0e-6])
 
 
-def test_drift_moves_the_surface_under_the_tip_and_the_corrected_frame_follows_it():
-    v = 1e-10  # m/s along x
-    clock, probe = engaged(surface={"drift": {"x": v, "y": 0.0, "z": 1e-12}})
-    origin, estimated = 100.0, clock.now  # the drift's origin: when the world started
-    start = probe.topography()
-    probe.set_drift_estimate("x", v)
+DRIFT = {"x": 1e-10, "y": 5e-11, "z": 2e-12}  # m/s, a warm sample
+FLANK = (BUMP["x"] - BUMP["fwhm"] / 2, BUMP["y"])  # where the bump's height changes fastest
+HOLD = 100.0  # s
+
+
+def held_on_the_flank() -> tuple[FakeClock, SimProbe, SimSensor]:
+    """A probe in current feedback held still on the bump's flank over a drifting sample (the
+    drift's origin is the world's start, at 100 s), and the sensor NV of its world."""
+    clock, probe = engaged(surface={"drift": DRIFT})
     probe.set_velocity("x", 1e-7)
-    clock.now += 1000.0  # the bump has moved 100 nm along x, the plane 1 nm up
-    assert probe.topography() - start == pytest.approx(1e-9, rel=1e-3)
-    probe.move_to("x", 3.0e-6)
-    scan = []
-    while probe.is_moving("x"):
-        clock.now += 5e-3
-        scan.append((probe.topography(), probe.position("x"), probe.corrected_position("x"),
-                     clock.now))
-    height, raw, corrected, when = scan[int(np.argmax([s[0] for s in scan]))]
-    assert raw == pytest.approx(BUMP["x"] + v * (when - origin), abs=1e-9)
-    assert corrected == pytest.approx(BUMP["x"] + v * (estimated - origin), abs=1e-9)
+    probe.move_to("x", FLANK[0])
+    clock.now += 15.0
+    assert not probe.is_moving("x") and probe.feedback()
+    return clock, probe, SimSensor(probe.world, probe.world.model.sensor)
 
 
-def test_changing_the_drift_estimate_keeps_corrected_positions_continuous():
-    clock, probe, _ = setup()
-    probe.set_drift_estimate("y", 2e-9)
-    clock.now += 100.0
-    before = probe.corrected_position("y")
-    assert before == pytest.approx(2.5e-6 - 2e-7)
-    probe.set_drift_estimate("y", -1e-9)
-    assert probe.corrected_position("y") == pytest.approx(before)
+def set_estimates(probe: SimProbe, fraction: float) -> None:
+    for axis, v in DRIFT.items():
+        probe.set_drift_estimate(axis, fraction * v)
+
+
+def hold(clock: FakeClock, probe: SimProbe, sensor: SimSensor):
+    """Topography and NV position at the start and the end of a hold of HOLD seconds."""
+    start = (probe.topography(), sensor.nv_position(np.array([clock.now]))[0], clock.now)
+    clock.now += HOLD
+    return start, (probe.topography(), sensor.nv_position(np.array([clock.now]))[0], clock.now)
+
+
+def drifted_height(t: float, estimated_from: float = math.inf, fraction: float = 0.0) -> float:
+    """The test surface's height under the flank at t, the sample moved by DRIFT since 100 s,
+    less `fraction` of it from `estimated_from` on."""
+    v = np.array(list(DRIFT.values()))
+    moved = v * (t - 100.0) - fraction * v * max(t - estimated_from, 0.0)
+    surface = SurfaceSpec.model_validate({**TEST_SURFACE, "drift": DRIFT})
+    return float(surface_height(surface, *FLANK, moved))
+
+
+def test_a_tip_held_over_a_drifting_sample_sees_the_topography_the_drift_brings():
+    clock, probe, sensor = held_on_the_flank()
+    (top0, nv0, t0), (top1, nv1, t1) = hold(clock, probe, sensor)
+    assert top1 - top0 == pytest.approx(drifted_height(t1) - drifted_height(t0), rel=1e-3)
+    assert abs(top1 - top0) > 5e-10  # the flank slides under the tip by about a nanometre
+    assert nv1 - nv0 == pytest.approx(np.array(list(DRIFT.values())) * HOLD, rel=1e-9)
+    assert probe.drift_compensation("x") == 0.0
+
+
+def test_compensating_the_whole_drift_holds_the_topography_and_the_nv_still():
+    clock, probe, sensor = held_on_the_flank()
+    set_estimates(probe, 1.0)
+    (top0, nv0, _), (top1, nv1, _) = hold(clock, probe, sensor)
+    assert abs(top1 - top0) < 1e-13  # the loop's lag of the old drift; ~1 nm uncompensated
+    assert np.abs(nv1 - nv0).max() < 1e-18
+    assert probe.position("x") == FLANK[0]  # the compensation is no move of the target
+    assert probe.drift_compensation("x") == pytest.approx(DRIFT["x"] * HOLD, rel=1e-9)
+
+
+def test_compensating_half_the_drift_leaves_half_of_it():
+    clock, probe, sensor = held_on_the_flank()
+    set_estimates(probe, 0.5)
+    (top0, nv0, t0), (top1, nv1, t1) = hold(clock, probe, sensor)
+    assert nv1 - nv0 == pytest.approx(0.5 * np.array(list(DRIFT.values())) * HOLD, rel=1e-9)
+    expected = drifted_height(t1, t0, 0.5) - drifted_height(t0)
+    assert top1 - top0 == pytest.approx(expected, rel=1e-3)
+    assert abs(expected - (drifted_height(t1) - drifted_height(t0))) > 1e-10  # not the whole
+
+
+def test_changing_the_drift_estimate_keeps_the_sample_where_it_is():
+    clock, probe, _ = held_on_the_flank()
+    world = probe.world
+    probe.set_drift_estimate("y", 2e-10)
+    clock.now += HOLD
+    before, top = world.sample_displacement(clock.now), probe.topography()
+    compensation = probe.drift_compensation("y")
+    assert compensation == pytest.approx(2e-10 * HOLD)
+    probe.set_drift_estimate("y", -1e-10)
+    assert np.array_equal(world.sample_displacement(clock.now), before)
+    assert probe.topography() == top and probe.drift_compensation("y") == compensation
+    clock.now += 10.0
+    grown = world.sample_displacement(clock.now) - before
+    assert grown[1] == pytest.approx((DRIFT["y"] + 1e-10) * 10.0, rel=1e-9)
+    assert probe.drift_compensation("y") == pytest.approx(compensation - 1e-10 * 10.0)
     assert refused(probe.set_drift_estimate, "y", 1.0).reason == "OUT_OF_RANGE"
-    assert probe.drift_estimate("y") == -1e-9
+    assert probe.drift_estimate("y") == -1e-10
+
+
+def test_a_move_the_compensation_pushes_out_of_the_travel_is_refused_naming_it():
+    clock, probe, _ = setup()  # retracted over x = 2.5 µm; x travels over [0, 5] µm
+    probe.set_drift_estimate("x", 1e-8)
+    clock.now += HOLD  # 1 µm compensated
+    error = refused(probe.move_to, "x", 4.5e-6)
+    assert error.reason == "OUT_OF_RANGE" and "drift compensation" in str(error)
+    assert "+1e-06 m" in str(error) and probe.target("x") == 2.5e-6
+    probe.move_to("x", 3.5e-6)  # 4.5 µm with the compensation: inside
+    assert probe.target("x") == 3.5e-6
+
+
+def test_retract_lifts_the_piezo_to_the_top_of_its_travel_with_the_compensation():
+    clock, probe = engaged()
+    probe.set_drift_estimate("z", -1e-9)
+    clock.now += HOLD  # 0.1 µm compensated down
+    probe.retract()
+    assert probe.target("z") == pytest.approx(1.1e-6)  # commanded: the piezo's top less -0.1 µm
+    clock.now += 10.0
+    assert probe.position("z") == pytest.approx(1.1e-6) and not probe.is_moving("z")
+    assert probe.tip_status() == "feedback off, tip retracted"
 
 
 def test_refused_settings_leave_the_probe_as_it_was():
@@ -412,6 +489,31 @@ def test_probe_device_refuses_mode_change_and_z_moves_in_feedback(fast_world):
             probe.z = 0.99e-6
         assert reason(exc) == "NANOMRI_FEEDBACK_ON"
         assert probe.feedback_mode == FeedbackMode.CURRENT and probe.feedback is True
+
+
+def test_probe_device_compensation_grows_as_the_estimate_times_time(fast_world):
+    v = 1e-7  # m/s
+    with device(ScanHead, f"sim:{fast_world}#probe") as probe:
+        probe.set_source(tango.DevSource.DEV)
+        assert probe.drift_compensation_x == 0.0
+        written = time.monotonic()
+        probe.drift_estimate_x = v
+        set_at = time.monotonic()
+        samples = []
+        for _ in range(3):
+            time.sleep(0.3)
+            before = time.monotonic()
+            samples.append((before, probe.drift_compensation_x, time.monotonic()))
+        for before, value, after in samples:  # the world's clock runs at the wall's rate here
+            assert v * (before - set_at) <= value <= v * (after - written)
+        assert probe.drift_estimate_x == v and probe.x == pytest.approx(2.5e-6)
+        config = probe.get_attribute_config("drift_compensation_x")
+        assert config.unit == "m" and config.writable == tango.AttrWriteType.READ
+    with device(Scanner) as stage:
+        stage.set_source(tango.DevSource.DEV)
+        stage.drift_estimate_x = v
+        time.sleep(0.3)
+        assert stage.drift_compensation_x == 0.0  # a stage without a tip does not compensate
 
 
 def test_shipped_stack_world_opens_the_probe_section():

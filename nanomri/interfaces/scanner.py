@@ -85,11 +85,16 @@ class ScannerDriver(Protocol):
         """Estimated drift velocity of the sample along `axis` (m/s)."""
 
     def set_drift_estimate(self, axis: str, velocity: float) -> None:
-        """Set the drift estimate (m/s); the corrected positions stay continuous."""
+        """Set the drift estimate (m/s). A scan head with a tip applies it to its piezos from
+        now on (drift compensation, as Nanonis does): the tip follows the sample, so the
+        positions it takes and reports stay in the sample's frame, and the sample moves under
+        it at its drift less the estimate. Nothing jumps when the estimate changes. A stage
+        without a tip keeps the estimate and compensates nothing."""
 
-    def corrected_position(self, axis: str) -> float:
-        """Position in the sample's frame: the position minus the drift accumulated since the
-        driver opened, as estimated (m)."""
+    def drift_compensation(self, axis: str) -> float:
+        """Offset the drift compensation has added to `axis`'s piezo so far (m): the estimate
+        integrated over time, on top of `position`. It counts against the travel: a move whose
+        target plus this offset leaves it is refused. Always 0 on a stage without a tip."""
 
 
 class ProbeDriver(ScannerDriver, Protocol):

@@ -1,5 +1,6 @@
 """Simulated STM/AFM scan head: the scanner's moves plus a tip over the world's sample surface
-(feedback, approach, retract, leapfrog, crash refusal along every simulated path)."""
+(feedback, approach, retract, leapfrog, crash refusal along every simulated path) and drift
+compensation (the estimated drift velocity added to the piezos, Nanonis-style)."""
 
 from dataclasses import dataclass
 
@@ -58,6 +59,11 @@ class SimProbe(SimScanner):
 
     Any move whose path (lateral, z, or z as the loop would follow the surface) brings the tip
     to or below the surface is refused with Refused("CRASH") before anything changes.
+
+    Positions, moves and paths are in the commanded frame. The drift estimate is applied to the
+    piezos on top of them (`world.drift_compensation`), so the sample moves relative to that
+    frame at its drift less the estimate (`world.sample_displacement`), and the offset counts
+    against the travel: a move whose target plus the present offset leaves it is refused.
     """
 
     def __init__(self, world: SimWorld, key: str = "probe"):
@@ -103,6 +109,15 @@ class SimProbe(SimScanner):
     def _height(self, x, y, t) -> np.ndarray:
         """Surface height under commanded (x, y) at times t, the sample where it has moved."""
         return surface_height(self.surface, x, y, self.world.sample_displacement(t))
+
+    def _offset(self, axis: str, t: float) -> float:
+        """Offset the drift compensation has added to `axis`'s piezo at time t (m)."""
+        return float(self.world.drift_compensation.at(t)[AXES.index(axis)])
+
+    def _travel(self, axis: str, t: float) -> tuple[float, float]:
+        """The piezo's travel of `axis` in the commanded frame at time t: less the offset."""
+        c, offset = self.constraints, self._offset(axis, t)
+        return c.position_min[axis] - offset, c.position_max[axis] - offset
 
     def _bias(self) -> float:
         """Bias of the junction: the simulated preamplifier's, or its section's initial one."""
@@ -160,9 +175,10 @@ class SimProbe(SimScanner):
         return grid[(grid >= t0) & (grid <= t1)]
 
     def _follow(self, times: np.ndarray, heights: np.ndarray, z0: float, gap: float):
-        c = self.constraints
-        return follow(times, heights + gap, z0, c.feedback_time_constant,
-                      c.position_min["z"], c.position_max["z"])
+        """z of the loop over `times`, saturating where the piezo (with the drift compensation's
+        offset at the last time) reaches the end of its travel."""
+        low, high = self._travel("z", float(times[-1]))
+        return follow(times, heights + gap, z0, self.constraints.feedback_time_constant, low, high)
 
     def _path(self, paths: dict[str, Trajectory], t0: float, t1: float, gap: float,
               loop_z0: float | None = None, engage: float | None = None):
@@ -271,6 +287,31 @@ class SimProbe(SimScanner):
         _check_axis(axis)
         return axis in self._moving(self._now())
 
+    def _check_range(self, axis: str, position: float) -> None:
+        """Refused (OUT_OF_RANGE) outside the travel, or when the drift compensation's present
+        offset would take the piezo there."""
+        super()._check_range(axis, position)
+        offset = self._offset(axis, self.world.clock())
+        low, high = self.constraints.position_min[axis], self.constraints.position_max[axis]
+        if not low <= position + offset <= high:
+            raise Refused("OUT_OF_RANGE", f"{axis} = {position:g} m plus the drift compensation's "
+                                          f"offset of {offset:+.4g} m is {position + offset:g} m, "
+                                          f"outside the piezo's travel [{low:g}, {high:g}] m")
+
+    @_locked
+    def set_drift_estimate(self, axis: str, velocity: float) -> None:
+        """Apply `velocity` (m/s) to `axis`'s piezo from now on, on top of the commanded
+        position: the tip follows a sample drifting at that velocity."""
+        now = self._now()  # the loop so far, under the estimate it ran with
+        super().set_drift_estimate(axis, velocity)
+        self.world.drift_compensation.change(now, np.array([self._drift[a] for a in AXES]))
+
+    @_locked
+    def drift_compensation(self, axis: str) -> float:
+        """Offset the compensation has added to `axis`'s piezo so far (m)."""
+        _check_axis(axis)
+        return self._offset(axis, self.world.clock())
+
     def load_path(self, moves) -> None:
         raise Refused("UNSUPPORTED", "a tip moves only by moves checked against the surface; "
                                      "motion programs are for the confocal stage")
@@ -308,7 +349,7 @@ class SimProbe(SimScanner):
             raise Refused("BUSY", f"cannot move {axis} while the tip approaches the surface")
         z_now, hop = self._z(now), self._hop
         if hop is None:
-            top = min(z_now + self._leapfrog, self.constraints.position_max["z"])
+            top = min(z_now + self._leapfrog, self._travel("z", now)[1])
             base = None if self._loop is not None else z_now
         else:
             top, base = hop.top, hop.base
@@ -333,7 +374,7 @@ class SimProbe(SimScanner):
         """z path at the approach velocity from z_from to the setpoint gap over (x, y), the time
         the loop takes over (None: the surface is out of reach), and a note if so."""
         c = self.constraints
-        low, high = c.position_min["z"], c.position_max["z"]
+        low, high = self._travel("z", t0)
         end = t0
         for _ in range(3):  # the surface drifts while the tip comes down
             h = float(self._height(x, y, end))
@@ -364,7 +405,7 @@ class SimProbe(SimScanner):
         z_now = self._z(now)
         self._loop, self._engage_at, self._hop, self._note = None, None, None, ""
         self._stop_axes(LATERAL, now)
-        self.paths["z"] = self._move("z", self.constraints.position_max["z"], now, start=z_now)
+        self.paths["z"] = self._move("z", self._travel("z", now)[1], now, start=z_now)
 
     @_locked
     def approach(self) -> None:
@@ -487,10 +528,10 @@ class SimProbe(SimScanner):
         now = self._now()
         if self._loop is None:
             return False
-        c = self.constraints
         x, y = (self.paths[a].position(now) for a in LATERAL)
         goal = float(self._height(x, y, now)) + self._setpoint_gap()
-        return not c.position_min["z"] <= goal <= c.position_max["z"]
+        low, high = self._travel("z", now)
+        return not low <= goal <= high
 
     @_locked
     def tip_status(self) -> str:
@@ -510,8 +551,8 @@ class SimProbe(SimScanner):
         if self._note:
             return self._note
         z = self._z(now)
-        if z >= self.constraints.position_max["z"]:
-            return "feedback off, tip retracted"
+        if z >= min(self._travel("z", now)[1], self.constraints.position_max["z"]):
+            return "feedback off, tip retracted"  # where Retract put it: the top of the travel
         return f"feedback off, tip {float(self.gap(now)[0]):.3g} m above the surface"
 
 

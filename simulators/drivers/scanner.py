@@ -57,8 +57,6 @@ class SimScanner:
         self._velocity = dict(self.constraints.max_velocity)
         self._acceleration = dict(self.constraints.max_acceleration)
         self._drift = dict.fromkeys(AXES, 0.0)
-        self._drift_offset = dict.fromkeys(AXES, 0.0)
-        self._drift_since = now
         self._lock = threading.RLock()
         self._program: tuple[PathMove, ...] = ()
 
@@ -194,22 +192,19 @@ class SimScanner:
 
     @_locked
     def set_drift_estimate(self, axis: str, velocity: float) -> None:
+        """Keep the estimate; the stage has no sample under a tip to follow, so it adds nothing
+        to its piezos (the scan head, `SimProbe`, compensates)."""
         _check_axis(axis)
         limit = self.constraints.max_velocity[axis]
         if not -limit <= velocity <= limit:
             raise Refused("OUT_OF_RANGE", f"drift estimate of {axis} = {velocity:g} m/s is "
                                           f"outside [{-limit:g}, {limit:g}] m/s")
-        now = self.world.clock()
-        for a in AXES:  # what the old estimate accumulated stays: positions remain continuous
-            self._drift_offset[a] += self._drift[a] * (now - self._drift_since)
-        self._drift_since = now
         self._drift[axis] = velocity
 
-    @_locked
-    def corrected_position(self, axis: str) -> float:
-        now = self.world.clock()
-        drifted = self._drift_offset[axis] + self._drift[axis] * (now - self._drift_since)
-        return self.position(axis) - drifted
+    def drift_compensation(self, axis: str) -> float:
+        """0: the stage does not compensate drift."""
+        _check_axis(axis)
+        return 0.0
 
 
 def open_driver(address: str) -> SimScanner:
