@@ -4,6 +4,7 @@ of its own, seed 000's ferritin image (`demo_ferritin`) and seed 001's 3D locali
 dark spin (`demo_locate`)."""
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from .demo_layer import layer_demo
 from .demo_locate import WORLD as DARK_SPINS_WORLD
 from .demo_locate import locate_demo
 from .demo_tip import tip_demo
-from .nv_finder import FIELD, RASTER, Found, field_on, find_sensor
+from .nv_finder import FIELD, QUICK, RASTER, Found, field_on, find_sensor
 from .stack import Paths, Stack, StackError, down, running_stack, up
 
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
@@ -69,10 +70,15 @@ def report(image: np.ndarray, x: np.ndarray, y: np.ndarray, truth: np.ndarray) -
     return found
 
 
-def report_sensor(sensor: Found, focus: np.ndarray, place: np.ndarray) -> None:
-    """The sensor NV as measured next to the world's: confocal focus, place under the tip."""
+def report_sensor(sensor: Found, focus: np.ndarray, place: np.ndarray,
+                  drifted: np.ndarray) -> None:
+    """The sensor NV as measured next to the world's: confocal focus, place under the tip
+    (the world's moved by the sample's drift over `drifted` m)."""
     nm = 1e9
     print("\nThe sensor NV, found by measurement vs the world")
+    print(f"  (the world's NV under the tip as the sample's drift had moved it when measured: "
+          f"{', '.join(f'{d * nm:+.2f}' for d in drifted)} nm)")
+    place = place + drifted
     print(f"  confocal focus: ({', '.join(f'{v * 1e6:.3f}' for v in sensor.focus)}) µm   "
           f"(world ({', '.join(f'{v * 1e6:.3f}' for v in focus)}) µm)")
     for axis, found, error, world in zip("xyz", sensor.place.position, sensor.place.error,
@@ -167,6 +173,7 @@ def demo(paths: Paths, world: Path) -> int:
     h5, png = out / "confocal.h5", out / "confocal.png"
     for old in (h5, png):
         old.unlink(missing_ok=True)
+    started = time.time()
     with stack_of(paths, world) as stack:
         world, host = Path(stack.world), stack.tango_host
         os.environ["TANGO_HOST"] = host
@@ -181,14 +188,17 @@ def demo(paths: Paths, world: Path) -> int:
         run([f"laser_on {LASER_POWER}"])
         try:
             bare = field_on(run, host)
-            sensor = find_sensor(run, lab, spots, bare, FIELD, host)
+            sensor = find_sensor(run, lab, spots, bare, FIELD, host, (QUICK,))
             tip_demo(run, sensor.place.position, sensor.surface_z, bare, host, out)
         finally:
             run(["laser_off", "safe_state"])
     model = load_world(world)
     truth = np.asarray(model.sample.nv_centres)
     found = report(image, x, y, truth)
-    report_sensor(sensor, truth[model.sensor.nv], np.asarray(model.sensor.nv_position))
+    drift = model.sample.surface.drift
+    drifted = (np.array([drift.x, drift.y, drift.z]) * model.clock_rate
+               * (sensor.measured_at - started))  # since about when the world started
+    report_sensor(sensor, truth[model.sensor.nv], np.asarray(model.sensor.nv_position), drifted)
     save_figure(png, image, x, y, truth, found)
     print(f"\ndata:   {h5}\nfigure: {png}")
     ferritin = Paths(paths.root, paths.state / "demo-ferritin", paths.results)

@@ -10,6 +10,7 @@ the tip's calibrated field fitted to them (`nanomri.analysis.nv_position`): the 
 depth in the scan head's frame, with errors. Nothing here reads the world.
 """
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +30,19 @@ from .demo_tip import last_file, line_data
 NM = 1e-9
 FIELD, RAMP_RATE = 0.12, 1e-2  # T along the NV axis (seed 001), T/s
 RASTER = "raster x 10e-6 15e-6 51 y 10e-6 15e-6 51 0.005"  # the field the objective sees
-PROBE_SPAN, PROBE_SWEEP = 20e6, "41 5000 cw"  # Hz each side of the bare line; points, reps
-FIND_SPAN, FIND_SWEEP = 400e6, "161 20000 cw"  # Hz above the bare line with the tip near
-LOCK = "cw 20000 3"  # the lock's probes: CW, repetitions per flank, steps per pixel at most
+PROBE_SPAN, PROBE_SWEEP = 20e6, "21 20000 cw"  # Hz each side of the bare line; points, reps
+SIGNIFICANT = 5.0  # errors of its depth a spot's dip must have to be an NV's
+FIND_SPAN, FIND_SWEEP = 400e6, "201 20000 cw"  # Hz above the bare line with the tip near
 DEPTH_GUESS = 10 * NM  # of a shallow NV under the surface, where the fit starts
-# the coarse map: the optics align the tip over the NV to some tens of nm; the fine map
-# around what the coarse one finds
-COARSE = (np.arange(-40, 40.01, 10.0) * NM, np.array([50.0, 70.0]) * NM)
-FINE = (np.arange(-8, 8.01, 2.0) * NM, np.array([40.0, 50.0, 60.0]) * NM)
+# maps of the tip's apex from the guessed place (lateral pixels), over the surface (heights),
+# and their lock's probes (CW, repetitions per flank, steps per pixel at most): a coarse one
+# (the optics align the tip over the NV to some tens of nm), then a fine one around what it
+# finds; one map of 8 nm pixels and fewer photons where every photon costs real time (a clock
+# of 1: 5000 repetitions put a pixel's field to ~40 uT, the fit's place to ~0.05 nm)
+COARSE = (np.arange(-40, 40.01, 10.0) * NM, np.array([50.0, 70.0]) * NM, "cw 20000 3")
+FINE = (np.arange(-8, 8.01, 2.0) * NM, np.array([40.0, 50.0, 60.0]) * NM, "cw 20000 3")
+QUICK = (np.arange(-16, 16.01, 8.0) * NM, np.array([40.0, 60.0]) * NM, "cw 5000 2")
+MAPS = (COARSE, FINE)
 
 
 @dataclass(frozen=True)
@@ -48,15 +54,17 @@ class Found:
     line: fits.Fit
     place: nvp.NVPlace
     surface_z: float
+    measured_at: float  # s since the epoch: when the last map was taken
 
 
 def find_sensor(run, lab: Lab, spots: list[Spot], bare: float, bias: float,
-                tango_host: str) -> Found:
-    """The sensor NV among `spots` of the field's image, and its place under the tip; the bias
-    field `bias` (T) on along the NV axis, `bare` (Hz) its resonance, the laser on."""
+                tango_host: str, maps: tuple = MAPS) -> Found:
+    """The sensor NV among `spots` of the field's image, and its place under the tip from
+    `maps` (`nv_under_tip`); the bias field `bias` (T) on along the NV axis, `bare` (Hz) its
+    resonance, the laser on."""
     focus, line = sensor_focus(run, spots, bare, tango_host)
-    place, surface = nv_under_tip(run, lab, bare, bias, tango_host)
-    return Found(focus, line, place, surface)
+    place, surface = nv_under_tip(run, lab, bare, bias, tango_host, maps)
+    return Found(focus, line, place, surface, time.time())
 
 
 def field_on(run, tango_host: str, field: float = FIELD) -> float:
@@ -91,7 +99,8 @@ def focus_now(tango_host: str) -> tuple[float, float, float]:
 
 
 def sensor_focus(run, spots: list[Spot], bare: float, tango_host: str) -> tuple[tuple, fits.Fit]:
-    """The focus on the spot with the deepest resolved ODMR dip at `bare` (Hz), refocused."""
+    """The focus on the spot whose ODMR dip at `bare` (Hz) stands out most from its noise
+    (at least SIGNIFICANT errors of its depth), refocused."""
     best = None
     for spot in spots:
         run([f"mv x {spot.x} y {spot.y}", "refocus"])
@@ -101,12 +110,13 @@ def sensor_focus(run, spots: list[Spot], bare: float, tango_host: str) -> tuple[
             line = fits.odmr(f, ratio)
         except (RuntimeError, ValueError):
             continue
-        resolved = f[0] < line["centre"] < f[-1] and line["fwhm"] > 2 * (f[1] - f[0])
-        if resolved and (best is None or line["depth"] > best[1]["depth"]):
-            best = (focus_now(tango_host), line)
+        resolved = f[0] < line["centre"] < f[-1] and line["fwhm"] > f[1] - f[0]
+        significance = line["depth"] / line.errors["depth"]
+        if resolved and significance > SIGNIFICANT and (best is None or significance > best[2]):
+            best = (focus_now(tango_host), line, significance)
     if best is None:
         raise ValueError(f"none of the {len(spots)} spots shows an ODMR dip at {bare:.6g} Hz")
-    focus, line = best
+    focus, line, _ = best
     run([f"mv x {focus[0]} y {focus[1]} z {focus[2]}", "refocus"])
     return focus_now(tango_host), line
 
@@ -124,31 +134,33 @@ def resonance(run, bare: float) -> float:
     out = run([f"odmr {bare} {bare + FIND_SPAN} {FIND_SWEEP}"])
     f, ratio = line_data(last_file(out), "mw_frequency")
     fit = fits.odmr(f, ratio)
-    if not (fit["fwhm"] > 2 * (f[1] - f[0]) and f[0] < fit["centre"] < f[-1]):
+    if not (f[0] < fit["centre"] < f[-1] and fit["fwhm"] > f[1] - f[0]
+            and fit["depth"] > SIGNIFICANT * fit.errors["depth"]):
         raise ValueError(f"no NV resonance between {bare:.6g} and {bare + FIND_SPAN:.6g} Hz "
                          "with the tip where it is")
     return fit["centre"]
 
 
-def field_map(run, centre: np.ndarray, lateral: np.ndarray, heights: np.ndarray,
+def field_map(run, centre: np.ndarray, lateral: np.ndarray, heights: np.ndarray, lock: str,
               bare: float, bias: float) -> lz.Grid:
-    """The tip's field on the NV axis (T) locked over tip places `centre` + (lateral,
-    lateral) at apex z `centre[2]` + heights."""
+    """The tip's field on the NV axis (T) locked (`lock`: freqlock's probes) over tip places
+    `centre` + (lateral, lateral) at apex z `centre[2]` + heights."""
     xs, ys, zs = centre[0] + lateral, centre[1] + lateral, centre[2] + heights
     run([f"mv tip_x {xs[0]} tip_y {ys[0]} tip_z {zs[0]}"])
     start = resonance(run, bare)
     axes = " ".join(f"{m} {v[0]} {v[-1]} {len(v)}" for m, v in
                     (("tip_z", zs), ("tip_y", ys), ("tip_x", xs)))
-    out = run([f"freqlock {start} 40e6 {LOCK} lock 0 0 {axes}"])
+    out = run([f"freqlock {start} 40e6 {lock} lock 0 0 {axes}"])
     locked = lz.grid_from_columns(read_columns(last_file(out))[1], ("tip_x", "tip_y", "tip_z"),
                                   "mw_frequency", missing_ok=True)
     return lz.Grid(locked.axes, lz.field_from_lock(locked.values, bare, bias))
 
 
-def nv_under_tip(run, lab: Lab, bare: float, bias: float, tango_host: str
-                 ) -> tuple[nvp.NVPlace, float]:
+def nv_under_tip(run, lab: Lab, bare: float, bias: float, tango_host: str,
+                 maps: tuple = MAPS) -> tuple[nvp.NVPlace, float]:
     """The NV's place under the tip (m, scan head frame, with errors) and the surface's z
-    over it: a coarse field map around the tip's start, a fine one around what it finds."""
+    over it: field maps (lateral pixels, apex heights over the surface) in turn, the first
+    around the tip's start, each next around what the one before found."""
     if not lab.tip:
         raise ValueError(f"{lab.name}: the scan head carries no calibrated magnetic tip")
     tip = lab.tip[0]
@@ -156,9 +168,9 @@ def nv_under_tip(run, lab: Lab, bare: float, bias: float, tango_host: str
     start = lab.tip_start
     surface = surface_at(run, start[0], start[1], tango_host)
     guess = np.array([start[0], start[1], surface - DEPTH_GUESS])
-    for lateral, heights in (COARSE, FINE):
+    for lateral, heights, lock in maps:
         centre = np.array([guess[0], guess[1], surface])
-        grid = field_map(run, centre, lateral, heights, bare, bias)
+        grid = field_map(run, centre, lateral, heights, lock, bare, bias)
         place = nvp.nv_under_tip(grid, np.asarray(tip.offset), direction, lab.nv_axis, guess)
         guess = place.position
         surface = surface_at(run, guess[0], guess[1], tango_host)
