@@ -167,7 +167,7 @@ def ferritin_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> None:
     found in a raster of the field (no bias field: its line at D); results printed, figure
     into `out`."""
     bare = field_on(run, tango_host, 0.0)
-    sensor_focus(run, spots_in(run, out), bare, tango_host)
+    sensor_focus(run, spots_in(run), bare, tango_host)
     result = FerritinDemo(run, lab_of(world)).measure()
     report(result)
     save_figure(out / "ferritin.png", result)

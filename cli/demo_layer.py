@@ -112,7 +112,7 @@ def layer_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> Result:
     """Seed 001's surface layer on the stack of `world`: the sensor NV found, the layer
     measured, then the world's layer printed next to it; figure into `out`."""
     lab = lab_of(world)
-    found, bare = sensor_in_field(run, lab, tango_host, out)
+    found, bare = sensor_in_field(run, lab, tango_host)
     result = LayerDemo(run, lab, found, bare).measure()
     layer = load_world(world).sensor.dark_spins.layer
     truth = (layer.height, layer.density)

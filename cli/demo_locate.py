@@ -220,7 +220,7 @@ def locate_demo(run, tango_host: str, out: Path, world: Path = WORLD) -> Result:
     """Seed 001's 3D localisation on the stack of `world`: the sensor NV found, the spin
     located, then the world's spin printed next to it; figure into `out`."""
     lab = lab_of(world)
-    found, bare = sensor_in_field(run, lab, tango_host, out)
+    found, bare = sensor_in_field(run, lab, tango_host)
     result = LocateDemo(run, lab, found, bare).measure()
     truth = np.asarray(load_world(world).sensor.dark_spins.coherent[0])
     report(result, truth)

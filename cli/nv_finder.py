@@ -12,7 +12,6 @@ depth in the scan head's frame, with errors. Nothing here reads the world.
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import tango
@@ -75,16 +74,16 @@ def field_on(run, tango_host: str, field: float = FIELD) -> float:
     return float(nv_spin.transition_frequency(field))
 
 
-def sensor_in_field(run, lab: Lab, tango_host: str, folder: Path) -> tuple[Found, float]:
-    """The field on, the sensor NV found in a raster of the field (file into `folder`) and
-    under the tip; and its bare resonance (Hz)."""
+def sensor_in_field(run, lab: Lab, tango_host: str) -> tuple[Found, float]:
+    """The field on, the sensor NV found in a raster of the field and under the tip; and its
+    bare resonance (Hz)."""
     bare = field_on(run, tango_host)
-    return find_sensor(run, lab, spots_in(run, folder), bare, FIELD, tango_host), bare
+    return find_sensor(run, lab, spots_in(run), bare, FIELD, tango_host), bare
 
 
-def spots_in(run, folder: Path) -> list[Spot]:
-    """The spots of a raster of the field, brightest first; its file in `folder`."""
-    out = run([f"senv raster.ScanDir {folder}", RASTER, "usenv raster.ScanDir"])
+def spots_in(run) -> list[Spot]:
+    """The spots of a raster of the field, brightest first; its file where the scans go."""
+    out = run([RASTER])
     image, x, y = read_image(last_file(out))
     spots = find_spots(image, x, y)
     if not spots:

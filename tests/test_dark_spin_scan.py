@@ -46,7 +46,7 @@ def dark(request, tmp_path_factory):
 
         run(["laser_on 1e-3"])
         lab = lab_of(world)
-        found, bare = sensor_in_field(run, lab, host, tmp)
+        found, bare = sensor_in_field(run, lab, host)
         yield stack, LocateDemo(run, lab, found, bare), np.array(spin)
 
 

@@ -61,7 +61,7 @@ def cell(request, tmp_path_factory):
             return run_lines(door, lines)
 
         run(["laser_on 2e-3"])
-        sensor_focus(run, spots_in(run, tmp), field_on(run, host, 0.0), host)
+        sensor_focus(run, spots_in(run), field_on(run, host, 0.0), host)
         demo = FerritinDemo(run, lab_of(world))
         demo.approach()  # beside the cluster, in FM-AFM feedback, leapfrog on
         yield stack, cluster, demo, model

@@ -38,7 +38,7 @@ def surface(request, tmp_path_factory):
 
         run([f"senv ScanDir {tmp / 'scans'}", "laser_on 1e-3"])
         lab = lab_of(world)
-        found, bare = sensor_in_field(run, lab, host, tmp)
+        found, bare = sensor_in_field(run, lab, host)
         demo = LayerDemo(run, lab, found, bare)
         yield demo, demo.measure(), layer
 
