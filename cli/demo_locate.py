@@ -26,7 +26,7 @@ from nanomri.world import load_world
 
 from .demo_tip import last_file, line_data, write_figure
 from .locate import locate_files
-from .nv_finder import FIELD, Found, sensor_in_field
+from .nv_finder import FIELD, Found, resonance, sensor_in_field
 from .stack import ROOT
 
 WORLD = ROOT / "conf" / "worlds" / "dark_spins.yaml"
@@ -42,7 +42,6 @@ LOCK = "cw 100000 3"  # probes of the lock: CW, repetitions per flank, steps per
 DEER_REPETITIONS = 2_400_000  # per pixel of the coarse plane: the ratio to ~0.01
 IMAGE_REPETITIONS = 10_000_000  # per pixel of the fine planes: to ~0.005 (a spin whose
 # phase over-rotates dips 0.036, not 0.08: one located 0.7 nm off at 2.4e6)
-FIND_SPAN, FIND_POINTS = 400e6, 161  # Hz above the bare resonance, CW ODMR points
 MAP_XY = np.arange(-10, 10.01, 2.0) * NM  # tip from the NV, the field map's pixels
 MAP_Z = np.arange(36, 46.01, 2.0) * NM  # apex heights over the NV
 COARSE_XY = np.arange(-12, 12.01, 2.0) * NM  # the plane that finds the spin's spot, around the NV
@@ -97,15 +96,9 @@ class DeerDemo:
         return f"mv tip_x {self.nv[0] + dx} tip_y {self.nv[1] + dy} tip_z {self.nv[2] + height}"
 
     def resonance(self, dx: float, dy: float, height: float, bare: float) -> float:
-        """The NV's resonance (Hz) with the tip at a place: a CW ODMR sweep above `bare`."""
-        out = self.run([self._tip(dx, dy, height),
-                        f"odmr {bare} {bare + FIND_SPAN} {FIND_POINTS} 20000 cw"])
-        f, ratio = line_data(last_file(out), "mw_frequency")
-        fit = fits.odmr(f, ratio)
-        if not (fit["fwhm"] > 2 * (f[1] - f[0]) and f[0] < fit["centre"] < f[-1]):
-            raise ValueError(f"no NV resonance between {bare:.6g} and {bare + FIND_SPAN:.6g} Hz "
-                             f"with the tip at ({dx:.3g}, {dy:.3g}, {height:.3g}) m")
-        return fit["centre"]
+        """The NV's resonance (Hz) with the tip at a place (`nv_finder.resonance`)."""
+        self.run([self._tip(dx, dy, height)])
+        return resonance(self.run, bare)
 
     def freqlock(self, mode: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
                  bare: float, repetitions: int = DEER_REPETITIONS, tau: float = DEER_TAU
