@@ -93,10 +93,15 @@ def shot_noise(path) -> float:
     return float(np.sqrt(np.mean((signal / reference) ** 2 * (1 / signal + 1 / reference))))
 
 
+def core_distance(ratio: float, without: fits.Fit) -> float:
+    """The distance of the one core that gives a pixel its `ratio`."""
+    t1 = fi.t1_at(ratio, TAU, without)
+    return fi.core_distance(fi.noise_variance(t1, without["time"]))
+
+
 def darkest_distance(image: np.ndarray, without: fits.Fit) -> float:
     """The shallowest core's distance from the image's darkest place (3 x 3 pixels)."""
-    t1 = fi.t1_at(darkest(image)[1], TAU, without)
-    return fi.core_distance(fi.noise_variance(t1, without["time"]))
+    return core_distance(darkest(image)[1], without)
 
 
 def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
@@ -129,8 +134,12 @@ def test_a_t1_image_is_what_seed_000s_model_expects_of_the_worlds_cluster(cell):
     calibration = without.errors["amplitude"] / without["amplitude"]
     assert abs(fit[1] - 1) < 3 * calibration, ("the contrast is not the model's", fit[1],
                                                calibration)
-    assert darkest_distance(image, without) == pytest.approx(
-        darkest_distance(expected, without), abs=1e-9)
+    # the analysis finds the shallowest core the model's image gives, within what the photon
+    # noise of the darkest 3 x 3 pixels and the calibration leave of its place
+    value = darkest(expected)[1]
+    spread = 3 * np.hypot(noise / 3, calibration * (expected.max() - value))
+    near, far = (core_distance(v, without) for v in (value - spread, value + spread))
+    assert near < darkest_distance(image, without) < far
 
 
 def test_leapfrog_beyond_the_scan_heads_range_is_refused_before_the_scan(cell):
