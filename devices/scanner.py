@@ -142,6 +142,11 @@ class Scanner(InstrumentDevice):
     drift_compensation_y = _drift_compensation("y")
     drift_compensation_z = _drift_compensation("z")
 
+    @attribute(dtype=float, unit="s", format="%.3f",
+               doc="the controller's clock: the time the drift estimates' velocities are per")
+    def clock(self) -> float:
+        return self.driver.clock()
+
     @attribute(dtype=float, unit="s", format="%.3e",
                doc="time a closed-loop axis takes to settle after a move")
     def settle_time(self) -> float:

@@ -539,3 +539,20 @@ def test_probe_and_tunnel_current_devices_share_one_world(fast_world):
         setpoint = probe.setpoint_current
         readings = [tunnel.current for _ in range(20)]
         assert np.mean(readings) == pytest.approx(setpoint, rel=0.02)
+
+
+def test_the_heads_clock_runs_at_the_worlds_rate_the_drift_estimate_is_per(tmp_path):
+    path = tmp_path / "lapse.yaml"
+    path.write_text(yaml.safe_dump({**world_data(surface={"height": 0.95e-6}),
+                                    "clock_rate": 100.0}))
+    with device(ScanHead, f"sim:{path}#probe") as probe:
+        probe.set_source(tango.DevSource.DEV)
+        before, started = probe.clock, time.monotonic()
+        time.sleep(0.3)
+        ticked, waited = probe.clock - before, time.monotonic() - started
+        assert 100 * 0.3 <= ticked <= 100 * waited + 1.0
+        probe.drift_estimate_y = 1e-10
+        before = (probe.clock, probe.drift_compensation_y)
+        time.sleep(0.3)
+        after = (probe.clock, probe.drift_compensation_y)
+        assert (after[1] - before[1]) / (after[0] - before[0]) == pytest.approx(1e-10, rel=0.05)

@@ -65,17 +65,18 @@ def _axis_field(r: np.ndarray, moment: np.ndarray, axis: np.ndarray
     return field, gradient
 
 
-def _measured(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Tip places (n, 3) and field values (n,) of the map's measured (finite) pixels."""
+def _measured(grid: Grid, parameters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tip places (n, 3) and field values (n,) of the map's measured (finite) pixels, more
+    than the fit's `parameters`."""
     values = np.asarray(grid.values, dtype=float).ravel()
     inside = np.isfinite(values)
     if not inside.any():
         raise ValueError("the field map has no measured pixel (all NaN): the lock found no "
                          "resonance anywhere")
-    if inside.sum() <= PARAMETERS:
+    if inside.sum() <= parameters:
+        fitted = "x, y, z and the tip's moment" if parameters == PARAMETERS else "x, y, z"
         raise ValueError(f"the field map has {inside.sum()} measured pixels: fitting the NV's "
-                         f"x, y, z and the tip's moment, with an error, needs more than "
-                         f"{PARAMETERS}")
+                         f"{fitted}, with an error, needs more than {parameters}")
     if not np.any(values[inside]):
         raise ValueError("the field map is zero everywhere: no tip field to fit")
     return grid.points()[inside], values[inside]
@@ -98,15 +99,22 @@ def _starts(start: np.ndarray, tips: np.ndarray, values: np.ndarray,
 
 class _MapFit:
     """The least-squares problem in the fit's units: q = the NV's place from the start (nm)
-    and the moment in units of the start's best one; the residual in units of the strongest
-    field of the map, so that every number the optimiser sees is of order one."""
+    and, unless `moment` fixes it (A m^2), the moment in units of the start's best one; the
+    residual in units of the strongest field of the map, so that every number the optimiser
+    sees is of order one."""
 
     def __init__(self, tips: np.ndarray, values: np.ndarray, offset: np.ndarray,
-                 direction: np.ndarray, axis: np.ndarray, origin: np.ndarray):
+                 direction: np.ndarray, axis: np.ndarray, origin: np.ndarray,
+                 moment: float | None = None):
         self.tips, self.values, self.offset = tips, values, offset
         self.direction, self.axis, self.origin = direction, axis, origin
         self.scale = float(np.max(np.abs(values)))
-        self.unit = abs(self.linear_moment(origin)) or 1.0
+        self.fixed = moment
+        self.unit = abs(moment if moment is not None else self.linear_moment(origin)) or 1.0
+
+    def moment(self, q: np.ndarray) -> float:
+        """The moment (A m^2) at parameters q."""
+        return self.fixed if self.fixed is not None else float(q[3] * self.unit)
 
     def _unit_field(self, nv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Field (T) of a moment of 1 A m^2 with the NV at `nv`, and its gradient in `nv`."""
@@ -120,19 +128,24 @@ class _MapFit:
 
     def q(self, nv: np.ndarray) -> np.ndarray:
         """The fit's parameters starting with the NV at `nv` and its best moment there."""
-        return np.r_[(nv - self.origin) / NM, self.linear_moment(nv) / self.unit]
+        place = (nv - self.origin) / NM
+        return place if self.fixed is not None else np.r_[place, self.linear_moment(nv)
+                                                          / self.unit]
 
     def residual(self, q: np.ndarray) -> np.ndarray:
         field = self._unit_field(self.origin + q[:3] * NM)[0]
-        return (q[3] * self.unit * field - self.values) / self.scale
+        return (self.moment(q) * field - self.values) / self.scale
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
         field, gradient = self._unit_field(self.origin + q[:3] * NM)
-        return np.column_stack([q[3] * self.unit * NM * gradient, self.unit * field]) / self.scale
+        columns = [self.moment(q) * NM * gradient]
+        if self.fixed is None:
+            columns.append(self.unit * field)
+        return np.column_stack(columns) / self.scale
 
 
 def nv_under_tip(grid: Grid, tip_offset: np.ndarray, moment_direction: np.ndarray,
-                 axis: np.ndarray, start: np.ndarray) -> NVPlace:
+                 axis: np.ndarray, start: np.ndarray, moment: float | None = None) -> NVPlace:
     """The NV's position P (m) and the tip's moment magnitude fitted by least squares to a
     field map: `grid` over the apex's places (m) of the tip's field on the NV axis (T, NaN
     where the lock was lost). The tip is a point dipole at apex + `tip_offset` (m, calibrated)
@@ -140,13 +153,17 @@ def nv_under_tip(grid: Grid, tip_offset: np.ndarray, moment_direction: np.ndarra
     experimenter's guess of P; the fit also starts where the field is strongest and at a few
     depths, and keeps the best residual, so a guess off by the map's half-width still finds
     the NV. Errors are the covariance's scaled by the residual's reduced chi-square: they
-    follow the map's noise. Only P - tip_offset is measured (see the module's docstring).
-    ValueError if the map holds too few pixels, the fit does not converge or leaves P's error
-    undetermined."""
-    tips, values = _measured(grid)
+    follow the map's noise. A `moment` (A m^2, along the direction) from an earlier fit fixes
+    it: a small map then registers the NV's place alone (drift tracking). Only P - tip_offset
+    is measured (see the module's docstring). ValueError if the map holds too few pixels, the
+    fit does not converge or leaves P's error undetermined."""
+    parameters = PARAMETERS if moment is None else 3
+    if moment is not None and not (np.isfinite(moment) and moment):
+        raise ValueError(f"a fixed moment must be finite and not zero, got {moment!r}")
+    tips, values = _measured(grid, parameters)
     offset, origin = _vector(tip_offset, "tip_offset"), _vector(start, "start")
     problem = _MapFit(tips, values, offset, _unit(moment_direction, "moment_direction"),
-                      _unit(axis, "axis"), origin)
+                      _unit(axis, "axis"), origin, moment)
     lowest_dipole = tips[:, 2].min() + offset[2]
     fits = []
     for place in _starts(origin, tips, values, offset):
@@ -157,10 +174,10 @@ def nv_under_tip(grid: Grid, tip_offset: np.ndarray, moment_direction: np.ndarra
         raise ValueError("the fit did not converge to an NV under the tip from any start: "
                          "is the map a dipole's field on the given axis?")
     best = min(fits, key=lambda f: f.cost)
-    sigma = _errors(best.jac, 2 * best.cost / (values.size - PARAMETERS))
+    sigma = _errors(best.jac, 2 * best.cost / (values.size - parameters))
+    moment_error = 0.0 if moment is not None else float(sigma[3] * problem.unit)
     return NVPlace(position=origin + best.x[:3] * NM, error=sigma[:3] * NM,
-                   moment=Measured(float(best.x[3] * problem.unit),
-                                   float(sigma[3] * problem.unit)),
+                   moment=Measured(problem.moment(best.x), moment_error),
                    residual_rms=float(np.sqrt(2 * best.cost / values.size) * problem.scale),
                    pixels=int(values.size))
 
@@ -172,7 +189,7 @@ def _errors(jacobian: np.ndarray, variance: float) -> np.ndarray:
         try:
             covariance = np.linalg.inv(jacobian.T @ jacobian) * variance
         except np.linalg.LinAlgError:
-            covariance = np.full((PARAMETERS, PARAMETERS), np.inf)
+            covariance = np.full((jacobian.shape[1],) * 2, np.inf)
         sigma = np.sqrt(np.diag(covariance))
     if not np.all(np.isfinite(sigma[:3])):
         raise ValueError("the map does not determine the NV's position: its error is not "

@@ -96,6 +96,10 @@ class ScannerDriver(Protocol):
         integrated over time, on top of `position`. It counts against the travel: a move whose
         target plus this offset leaves it is refused. Always 0 on a stage without a tip."""
 
+    def clock(self) -> float:
+        """The controller's clock (s): the time its drift estimate's velocities are per, which
+        a tracker that measures the drift must time its measurements by."""
+
 
 class ProbeDriver(ScannerDriver, Protocol):
     """A scan head with a tip: feedback on a junction signal, approach, retract, leapfrog.

@@ -206,6 +206,10 @@ class SimScanner:
         _check_axis(axis)
         return 0.0
 
+    def clock(self) -> float:
+        """The world's clock, sped up by its clock rate."""
+        return float(self.world.clock())
+
 
 def open_driver(address: str) -> SimScanner:
     """The simulated stage of the world file at `address` (`<world>[#section]`)."""
