@@ -4,12 +4,12 @@ of its own, seed 000's ferritin image (`demo_ferritin`) and seed 001's 3D locali
 dark spin (`demo_locate`)."""
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import tango
 
 from nanomri.analysis.spots import Spot, find_spots, match_spots
 from nanomri.lab import lab_of
@@ -23,10 +23,11 @@ from .demo_layer import layer_demo
 from .demo_locate import WORLD as DARK_SPINS_WORLD
 from .demo_locate import locate_demo
 from .demo_tip import tip_demo
-from .nv_finder import FIELD, QUICK, RASTER, Found, field_on, find_sensor
+from .nv_finder import FIELD, QUICK, RASTER, Found, field_on, find_sensor, track_settings
 from .stack import Paths, Stack, StackError, down, running_stack, up
 
 LASER_POWER = 1e-3  # W: the NVs' saturation power in the confocal world
+TRACK_EVERY = 60.0  # s between the tip's registrations on the NV in a tracked scan
 
 
 def save_figure(path: Path, image: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -87,6 +88,12 @@ def report_sensor(sensor: Found, focus: np.ndarray, place: np.ndarray,
               f"{world * 1e6:.5f} µm: off by {(found - world) * nm:+.2f} nm)")
     print(f"  depth under the surface: {(sensor.surface_z - sensor.place.position[2]) * nm:.1f}"
           " nm")
+
+
+def tracked_drift(tango_host: str) -> np.ndarray:
+    """The scan head's drift estimate (m/s), as the tip's registrations on the NV set it."""
+    head = tango.DeviceProxy(f"tango://{tango_host}/nanomri/confocal/probe")
+    return np.array([head.read_attribute(f"drift_estimate_{a}").value for a in "xyz"])
 
 
 def quiet_echo(stream: str, line: str) -> None:
@@ -173,7 +180,6 @@ def demo(paths: Paths, world: Path) -> int:
     h5, png = out / "confocal.h5", out / "confocal.png"
     for old in (h5, png):
         old.unlink(missing_ok=True)
-    started = time.time()
     with stack_of(paths, world) as stack:
         world, host = Path(stack.world), stack.tango_host
         os.environ["TANGO_HOST"] = host
@@ -189,16 +195,22 @@ def demo(paths: Paths, world: Path) -> int:
         try:
             bare = field_on(run, host)
             sensor = find_sensor(run, lab, spots, bare, FIELD, host, (QUICK,))
-            tip_demo(run, sensor.place.position, sensor.surface_z, bare, host, out)
+            tracking = track_settings(sensor, lab, bare, FIELD, TRACK_EVERY)
+            run([f"senv NanomriTrack \"{tracking}\""])
+            tip_demo(run, sensor.place.position, sensor.surface_z, bare, host, out, tracked=True)
+            estimated = tracked_drift(host)
+            run(["usenv NanomriTrack"])
         finally:
             run(["laser_off", "safe_state"])
     model = load_world(world)
     truth = np.asarray(model.sample.nv_centres)
     found = report(image, x, y, truth)
     drift = model.sample.surface.drift
-    drifted = (np.array([drift.x, drift.y, drift.z]) * model.clock_rate
-               * (sensor.measured_at - started))  # since about when the world started
+    # the world's clock is the head's, from 0 when the world started
+    drifted = np.array([drift.x, drift.y, drift.z]) * sensor.when.clock - sensor.when.compensation
     report_sensor(sensor, truth[model.sensor.nv], np.asarray(model.sensor.nv_position), drifted)
+    print(f"  drift tracked on the NV: {', '.join(f'{v * 1e12:+.2f}' for v in estimated)} pm/s "
+          f"(world {', '.join(f'{v * 1e12:+.2f}' for v in (drift.x, drift.y, drift.z))} pm/s)")
     save_figure(png, image, x, y, truth, found)
     print(f"\ndata:   {h5}\nfigure: {png}")
     ferritin = Paths(paths.root, paths.state / "demo-ferritin", paths.results)

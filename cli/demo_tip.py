@@ -49,10 +49,14 @@ def line_data(path: Path, motor: str) -> tuple[np.ndarray, np.ndarray]:
 
 class TipDemo:
     """The demo's Door and devices; `run(lines)` returns the messages of the macros; `nv` is
-    the NV's place under the tip and `surface_z` the surface over it, as measured."""
+    the NV's place under the tip and `surface_z` the surface over it, as measured. `tracked`:
+    the tip registered on the NV before every line (`tiptrack`, env NanomriTrack set), so the
+    head's drift compensation holds the NV where it was found."""
 
-    def __init__(self, run, nv: np.ndarray, surface_z: float, tango_host: str):
+    def __init__(self, run, nv: np.ndarray, surface_z: float, tango_host: str,
+                 tracked: bool = False):
         self.run, self.nv, self.surface_z = run, np.asarray(nv), surface_z
+        self.tracked = tracked
         self.probe = tango.DeviceProxy(f"tango://{tango_host}/nanomri/confocal/probe")
 
     def register_surface(self) -> None:
@@ -70,7 +74,8 @@ class TipDemo:
     def _line(self, start: float, end: float, n: int, mode: str, tau: float,
               repetitions: int) -> tuple[np.ndarray, np.ndarray]:
         ny = self.nv[1]
-        out = self.run([f"nvline tip_y {ny + start} {ny + end} {n} {mode} {tau} {repetitions}"])
+        out = self.run(["tiptrack"] * self.tracked
+                       + [f"nvline tip_y {ny + start} {ny + end} {n} {mode} {tau} {repetitions}"])
         y, ratio = line_data(last_file(out), "tip_y")
         return y - ny, ratio
 
@@ -157,11 +162,11 @@ def save_figure(path: Path, ramsey: dict, width: dict, cut: dict) -> None:
 
 
 def tip_demo(run, nv: np.ndarray, surface_z: float, bare: float, tango_host: str,
-             out: Path) -> None:
+             out: Path, tracked: bool = False) -> None:
     """Seed 001's gradient measurements over the NV found at `nv` (scan head frame) under the
-    surface at `surface_z`, the field on (`bare`: the NV's resonance, tip far); results
-    printed, figure into `out`."""
-    demo = TipDemo(run, nv, surface_z, tango_host)
+    surface at `surface_z`, the field on (`bare`: the NV's resonance, tip far), the drift
+    `tracked` or not (TipDemo); results printed, figure into `out`."""
+    demo = TipDemo(run, nv, surface_z, tango_host, tracked)
     run([f"senv NanomriPulses \"{PULSES}\""])
     ramsey = demo.ramsey(bare)
     width = demo.linewidth(bare)

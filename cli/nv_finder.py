@@ -53,7 +53,28 @@ class Found:
     line: fits.Fit
     place: nvp.NVPlace
     surface_z: float
-    measured_at: float  # s since the epoch: when the last map was taken
+    when: "Taken"  # when the last map was taken (its middle)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """When a map was taken (its middle): the scan head's clock (s) and the wall's (s since the
+    epoch), and the head's drift compensation then (m)."""
+
+    clock: float
+    wall: float
+    compensation: tuple[float, float, float]
+
+    @classmethod
+    def between(cls, before: "Taken", after: "Taken") -> "Taken":
+        return cls((before.clock + after.clock) / 2, (before.wall + after.wall) / 2,
+                   tuple((b + a) / 2 for b, a in zip(before.compensation, after.compensation,
+                                                     strict=True)))
+
+    @classmethod
+    def now(cls, head: tango.DeviceProxy) -> "Taken":
+        values = head.read_attributes(["clock", *(f"drift_compensation_{a}" for a in "xyz")])
+        return cls(float(values[0].value), time.time(), tuple(float(v.value) for v in values[1:]))
 
 
 def find_sensor(run, lab: Lab, spots: list[Spot], bare: float, bias: float,
@@ -62,8 +83,26 @@ def find_sensor(run, lab: Lab, spots: list[Spot], bare: float, bias: float,
     `maps` (`nv_under_tip`); the bias field `bias` (T) on along the NV axis, `bare` (Hz) its
     resonance, the laser on."""
     focus, line = sensor_focus(run, spots, bare, tango_host)
-    place, surface = nv_under_tip(run, lab, bare, bias, tango_host, maps)
-    return Found(focus, line, place, surface, time.time())
+    place, surface, when = nv_under_tip(run, lab, bare, bias, tango_host, maps)
+    return Found(focus, line, place, surface, when)
+
+
+def track_settings(found: Found, lab: Lab, bare: float, bias: float, every: float) -> dict:
+    """Env NanomriTrack for NV scans that re-register the tip on the NV found every `every`
+    s (clients/tip_tracking): what the finder measured and the lab's tip calibration."""
+    tip, line = lab.tip[0], found.line
+
+    def floats(values) -> list[float]:  # plain numbers: the environment keeps their repr
+        return [float(v) for v in values]
+
+    return {"every": float(every), "nv": floats(found.place.position),
+            "error": floats(found.place.error), "clock": found.when.clock,
+            "wall": found.when.wall, "compensation": floats(found.when.compensation),
+            "surface": float(found.surface_z),
+            "moment": float(found.place.moment.value), "tip_offset": floats(tip.offset),
+            "moment_direction": floats(tip.moment), "nv_axis": floats(lab.nv_axis),
+            "bare": float(bare), "bias": float(bias),
+            "line": floats([line["fwhm"] / 2, line["depth"], line["offset"]])}
 
 
 def field_on(run, tango_host: str, field: float = FIELD) -> float:
@@ -156,21 +195,26 @@ def field_map(run, centre: np.ndarray, lateral: np.ndarray, heights: np.ndarray,
 
 
 def nv_under_tip(run, lab: Lab, bare: float, bias: float, tango_host: str,
-                 maps: tuple = MAPS) -> tuple[nvp.NVPlace, float]:
-    """The NV's place under the tip (m, scan head frame, with errors) and the surface's z
-    over it: field maps (lateral pixels, apex heights over the surface) in turn, the first
-    around the tip's start, each next around what the one before found."""
+                 maps: tuple = MAPS) -> tuple[nvp.NVPlace, float, Taken]:
+    """The NV's place under the tip (m, scan head frame, with errors), the surface's z over
+    it, and when the last map was taken: field maps (lateral pixels, apex heights over the
+    surface) in turn, the first around the tip's start, each next around what the one before
+    found."""
     if not lab.tip:
         raise ValueError(f"{lab.name}: the scan head carries no calibrated magnetic tip")
     tip = lab.tip[0]
     direction = np.asarray(tip.moment) / np.linalg.norm(tip.moment)
     start = lab.tip_start
+    head = tango.DeviceProxy(f"tango://{tango_host}/nanomri/confocal/probe")
     surface = surface_at(run, start[0], start[1], tango_host)
     guess = np.array([start[0], start[1], surface - DEPTH_GUESS])
     for lateral, heights, lock in maps:
         centre = np.array([guess[0], guess[1], surface])
+        before = Taken.now(head)
         grid = field_map(run, centre, lateral, heights, lock, bare, bias)
-        place = nvp.nv_under_tip(grid, np.asarray(tip.offset), direction, lab.nv_axis, guess)
+        when = Taken.between(before, Taken.now(head))
+        place = nvp.nv_under_tip(grid, np.asarray(tip.offset), direction, lab.nv_axis, guess,
+                                 moment=float(np.linalg.norm(tip.moment)))
         guess = place.position
         surface = surface_at(run, guess[0], guess[1], tango_host)
-    return place, surface
+    return place, surface, when

@@ -47,5 +47,13 @@ def select(macro: Macro, measurement: str, moves: dict[str, float] | None = None
 
 def set_measurement(macro: Macro, measurement: str) -> None:
     """The sequence-parameter controller's measurement, uploaded when this returns."""
-    ctrl = macro.getController(macro.getMoveable(SEQUENCE_CTRL_MOTOR).getControllerName())
-    ctrl.write_attribute("measurement", measurement)
+    _sequence_ctrl(macro).write_attribute("measurement", measurement)
+
+
+def measurement(macro: Macro) -> str:
+    """The measurement the sequence-parameter controller has loaded."""
+    return str(_sequence_ctrl(macro).read_attribute("measurement").value)
+
+
+def _sequence_ctrl(macro: Macro):
+    return macro.getController(macro.getMoveable(SEQUENCE_CTRL_MOTOR).getControllerName())

@@ -22,9 +22,11 @@ from .focus import refocus_with
 from .nv_measurement import env_or, mntgrp
 from .nv_sweep import SWEEP_MNTGRP, SWEEP_MNTGRP_ENV, SweptScan
 from .sequence_runner import SequenceRunner, device_proxy
+from .tip_tracking import TRACK_ENV, TipTracker
 
 HOOKS = ("pre-scan", "pre-move", "post-move", "pre-acq", "post-acq", "post-step", "post-scan")
 REFOCUS_ENV = "NanomriRefocus"  # s between refocusings on the NV during a scan; 0 or unset: never
+# TRACK_ENV (NanomriTrack): the tip re-registered on the NV between lines (clients/tip_tracking)
 LEAPFROG_ENV = "NanomriLeapfrog"  # m the scan head lifts the tip between pixels; 0 or unset: none
 
 
@@ -52,8 +54,13 @@ class NVScan(Macro, Hookable):
         self.nb_points = int(np.prod([len(a) for a in self.axes]))
         self.devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
         self.runner = SequenceRunner(self.devices, self.checkPoint)
-        self._lines = LineHook(self, float(env_or(self, REFOCUS_ENV, 0.0)))
+        tracking = env_or(self, TRACK_ENV, None)
+        self._tracker = (TipTracker(self, self.runner, tracking, self.devices) if tracking
+                         else None)
+        self._lines = LineHook(self, float(env_or(self, REFOCUS_ENV, 0.0)), self._tracker)
         self.appendHook((self._lines, ["post-step"]))
+        if self._tracker:
+            self.appendHook((self._tracker, ["pre-acq"]))
 
     def make_scan(self, extra_columns: tuple[str, ...] = ()) -> None:
         moveables = [MoveableDesc(moveable=m, min_value=float(a.min()), max_value=float(a.max()))
@@ -65,6 +72,8 @@ class NVScan(Macro, Hookable):
                 "fast_motor": self.motors[1].getName(), "slow_motor": self.motors[0].getName(),
                 "fast_positions": self.axes[1].tolist(), "slow_positions": self.axes[0].tolist(),
                 "dwell": 0.0, "bidirectional": False}
+        if self._tracker:
+            extra_columns += TipTracker.COLUMNS
         columns = [ColumnDesc(name=c, label=c, dtype="float64", shape=()) for c in extra_columns]
         self._gScan = PlayedScan(self, self._generator, moveables, env, extrainfodesc=columns)
         self.setData(self._gScan.data)
@@ -150,11 +159,12 @@ def moved(where: tuple, last: tuple) -> list[float | None]:
 
 
 class LineHook:
-    """Post-step hook: at the end of every line, the time left, and the confocal spot
-    refocused on the NV if `every` s have passed since the last time (0: never)."""
+    """Post-step hook: at the end of every line, the time left, the confocal spot refocused
+    on the NV if `every` s have passed since the last time (0: never), and the tip
+    re-registered on the NV if the `tracker` is due."""
 
-    def __init__(self, macro: NVScan, every: float):
-        self.macro, self.every = macro, every
+    def __init__(self, macro: NVScan, every: float, tracker: TipTracker | None = None):
+        self.macro, self.every, self.tracker = macro, every, tracker
         self.points = 0
         self.started = self.focused = time.monotonic()
 
@@ -170,6 +180,8 @@ class LineHook:
         if self.every and time.monotonic() - self.focused >= self.every and self.points < total:
             refocus_with(macro, macro.runner)  # against drift, between lines
             self.focused = time.monotonic()
+        if self.tracker and self.tracker.due() and self.points < total:
+            self.tracker.register()
 
 
 class PlayedScan(SScan):

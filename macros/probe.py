@@ -1,5 +1,6 @@
 """Macros of the scan head named in env `NanomriInstruments['probe']`: `approach` (the tip
-down onto the surface, into feedback) and `retract` (feedback off, tip to the top of z)."""
+down onto the surface, into feedback), `retract` (feedback off, tip to the top of z) and
+`tiptrack` (the tip registered once on the NV, the drift estimate set: env NanomriTrack)."""
 
 import time
 
@@ -7,7 +8,8 @@ import tango
 from sardana.macroserver.macro import Macro, Optional, Type
 
 from nanomri.clients import snapshot
-from nanomri.clients.sequence_runner import POLL, device_proxy
+from nanomri.clients.sequence_runner import POLL, SequenceRunner, device_proxy
+from nanomri.clients.tip_tracking import TRACK_ENV, TipTracker
 from nanomri.interfaces.scanner import FEEDBACK_MODES
 
 APPROACH_TIMEOUT = 600.0  # s of wall time: a 1 µm approach at 0.1 µm/s takes 10 s of world time
@@ -57,3 +59,18 @@ class retract(Macro):
     def run(self):
         _probe(self).Retract()
         self.output("tip retracted")
+
+
+class tiptrack(Macro):
+    """Register the tip on the NV once (a small map of its locked resonance, fitted with the
+    tip's calibrated field) and set the scan head's drift estimate from this and the earlier
+    registrations kept in env NanomriTrack; the tip, MW, laser and measurement left as found.
+    What NV scans do between lines when NanomriTrack is set, for a measurement of single
+    lines or between scans."""
+
+    env = (TRACK_ENV, snapshot.INSTRUMENTS_ENV)
+
+    def run(self):
+        devices = dict(self.getEnv(snapshot.INSTRUMENTS_ENV))
+        runner = SequenceRunner(devices, self.checkPoint)
+        TipTracker(self, runner, self.getEnv(TRACK_ENV), devices).register()

@@ -2,16 +2,21 @@
 the tip), as an operator does with a Nanonis drift compensation: each registration measures how
 far the feature has moved in the scan head's frame since its reference; the head's drift
 compensation has meanwhile added its own offset to the piezos. Their sum is where the sample
-has drifted in the piezos' frame; a straight line through the last few sums is the drift, and
-the next estimate is the velocity that brings the feature back to its reference by the next
-registration and keeps it there.
+has drifted in the piezos' frame. A constant-velocity Kalman filter per axis follows that place
+and its velocity through registrations of any spacing and noise (registrations seconds apart
+say little about a drift of pm/s; the filter weighs them so); the next estimate is the
+velocity, plus the offset left brought back over a few minutes (a jump of the estimate would
+shift the scan under way), within a bound of what thermal drift does.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-WINDOW = 4  # registrations the drift's line is fitted to: drift bends over tens of minutes
+CATCH_UP = 2  # horizons over which the offset left is brought back
+MIN_HORIZON = 60.0  # s: the offset is brought back over no less than CATCH_UP times this
+MAX_DRIFT = 1e-10  # m/s: the estimate's bound and the prior's spread of the velocity
+TURN = 1e-13  # m/s per sqrt(s): the drift's velocity wanders ~1 pm/s a minute, 6 in an hour
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,21 @@ class Registration:
     compensation: np.ndarray
     estimate: np.ndarray
 
+    def as_dict(self) -> dict:
+        """Plain numbers, as an environment variable or a file keeps them."""
+        return {"time": float(self.time), **{key: [float(v) for v in getattr(self, key)]
+                                             for key in VECTORS}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Registration":
+        missing = [key for key in ("time", *VECTORS) if key not in data]
+        if missing:
+            raise ValueError(f"a registration lacks {', '.join(missing)}: {data!r:.120}")
+        return cls(float(data["time"]), *(_vector(data[key], key) for key in VECTORS))
+
+
+VECTORS = ("displacement", "error", "compensation", "estimate")
+
 
 def _vector(value, name: str) -> np.ndarray:
     vector = np.asarray(value, dtype=float)
@@ -36,11 +56,19 @@ def _vector(value, name: str) -> np.ndarray:
 
 @dataclass
 class DriftTracker:
-    """The drift estimate from registrations; `log` holds them in order. `window`: how many of
-    the last registrations the drift's line is fitted to."""
+    """The drift estimate from registrations; `log` holds them in order (a tracker rebuilt
+    from a log replays it). `max_drift` (m/s) bounds the estimate per axis."""
 
-    window: int = WINDOW
+    max_drift: float = MAX_DRIFT
     log: list[Registration] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._state: np.ndarray | None = None  # per axis: place (m), velocity (m/s)
+        self._covariance: np.ndarray | None = None  # per axis: 2 x 2
+        self._time = 0.0  # of the filter's last update
+        for registration in self.log:
+            self._update(registration.time, registration.displacement
+                         + registration.compensation, registration.error)
 
     def register(self, time: float, displacement, error, compensation,
                  horizon: float) -> np.ndarray:
@@ -58,32 +86,30 @@ class DriftTracker:
         if self.log and not time > self.log[-1].time:
             raise ValueError(f"registration at {time!r} s is not after the last one at "
                              f"{self.log[-1].time!r} s")
-        drifted = self._drift_line([*self.log[-(self.window - 1):],
-                                    Registration(time, displacement, error, compensation,
-                                                 np.zeros(3))])
-        wanted = drifted(time + horizon)  # the compensation that puts the feature back then
-        estimate = (wanted - compensation) / horizon
+        self._update(time, displacement + compensation, error)
+        place, velocity = self._state[:, 0], self._state[:, 1]
+        offset = place - compensation  # where the filter puts the feature now
+        catch_up = CATCH_UP * max(horizon, MIN_HORIZON)
+        estimate = np.clip(velocity + offset / catch_up, -self.max_drift, self.max_drift)
         self.log.append(Registration(time, displacement, error, compensation, estimate))
         return estimate
 
-    @staticmethod
-    def _drift_line(registrations: list[Registration]):
-        """Where the sample has drifted in the piezos' frame (displacement + compensation) as
-        a function of time: the weighted straight line through the registrations (a constant
-        through one)."""
-        t = np.array([r.time for r in registrations])
-        drifted = np.array([r.displacement + r.compensation for r in registrations])
-        weight = 1 / np.array([r.error for r in registrations])
-        if len(registrations) == 1:
-            return lambda _: drifted[0]
-        centre = t.mean()
-        lines = [np.polyfit(t - centre, drifted[:, axis], 1, w=weight[:, axis])
-                 for axis in range(3)]
-        return lambda when: np.array([np.polyval(line, when - centre) for line in lines])
+    def _update(self, time: float, drifted: np.ndarray, error: np.ndarray) -> None:
+        """The filter moved to `time` and told the place `drifted` (m, error `error`)."""
+        dt, self._time = time - self._time, time
+        if self._state is None:
+            self._state = np.stack([drifted, np.zeros(3)], -1)
+            self._covariance = np.array([np.diag([e**2, self.max_drift**2]) for e in error])
+            return
+        step = np.array([[1.0, dt], [0.0, 1.0]])
+        noise = TURN**2 * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+        for axis in range(3):
+            state = step @ self._state[axis]
+            covariance = step @ self._covariance[axis] @ step.T + noise
+            gain = covariance[:, 0] / (covariance[0, 0] + error[axis] ** 2)
+            self._state[axis] = state + gain * (drifted[axis] - state[0])
+            self._covariance[axis] = covariance - np.outer(gain, covariance[0])
 
     def velocity(self) -> np.ndarray:
-        """The drift's velocity (m/s) the registrations give so far; zero before two."""
-        if len(self.log) < 2:
-            return np.zeros(3)
-        line = self._drift_line(self.log[-self.window:])
-        return line(1.0) - line(0.0)
+        """The drift's velocity (m/s) the registrations give so far; zero before any."""
+        return np.zeros(3) if self._state is None else self._state[:, 1].copy()

@@ -100,8 +100,18 @@ def field_from_lock(nv_frequency: np.ndarray, far_frequency: float, bias_field: 
                     ) -> np.ndarray:
     """Tip field on the NV axis (T) from the locked NV frequency: its shift from the tip-away
     value over the slope of |D - gamma_e B| at the bias field (Doherty et al. 2013)."""
-    slope = GAMMA_E * np.sign(GAMMA_E * bias_field - ZERO_FIELD_SPLITTING)
-    return (np.asarray(nv_frequency, dtype=float) - far_frequency) / slope
+    return (np.asarray(nv_frequency, dtype=float) - far_frequency) / _lock_slope(bias_field)
+
+
+def lock_from_field(field: np.ndarray, far_frequency: float, bias_field: float) -> np.ndarray:
+    """The NV frequency (Hz) a lock finds where the tip adds `field` (T) on the NV axis: the
+    inverse of `field_from_lock`."""
+    return far_frequency + np.asarray(field, dtype=float) * _lock_slope(bias_field)
+
+
+def _lock_slope(bias_field: float) -> float:
+    """d|D - gamma_e B|/dB (Hz/T) at the bias field."""
+    return GAMMA_E * np.sign(GAMMA_E * bias_field - ZERO_FIELD_SPLITTING)
 
 
 def lorentzian_line(fwhm: float) -> Line:
