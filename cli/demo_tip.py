@@ -94,7 +94,7 @@ class TipDemo:
 
     def linewidth(self, bare: float) -> dict:
         """CW-ODMR of the NV with the tip retracted: its FWHM, the slice's frequency width."""
-        self.run([self._tip(0.0, 1e-6 - self.surface_z), f"mv mw_power {CW_MW_POWER}"])
+        self.run(["retract", f"mv mw_power {CW_MW_POWER}"])  # the top of z the compensation leaves
         out = self.run([f"odmr {bare - 20e6} {bare + 20e6} {LINEWIDTH_SWEEP}"])
         f, ratio = line_data(last_file(out), "mw_frequency")
         fit = fits.odmr(f, ratio)
