@@ -136,17 +136,17 @@ class TipTracker:
             macro.warning(f"tracking: {what}: kept out, the drift estimate left as it was")
             return
         self.misses = 0
-        wall, clock = time.time(), float(self.head.clock)
+        wall = time.time()
+        read = self.head.read_attributes(["clock", *(f"drift_compensation_{a}" for a in AXES)])
+        clock, compensation = float(read[0].value), np.array([r.value for r in read[1:]])
         rate = (clock - self.last[1]) / (wall - self.last[0])  # the head's clock per second
-        compensation = np.array([self.head.read_attribute(f"drift_compensation_{a}").value
-                                 for a in AXES])
         displacement = found.position - self.reference
         # until the next registration: `every` s, or as long as the last interval if longer
         horizon = max(self.every * rate, clock - self.last[1])
         estimate = self.tracker.register(clock, displacement, found.error, compensation, horizon)
         for a, v in zip(AXES, estimate, strict=True):
             self.head.write_attribute(f"drift_estimate_{a}", float(v))
-        self.place, self.last = found.position, (time.time(), float(self.head.clock))
+        self.place, self.last = found.position, (wall, clock)
         macro.setEnv(TRACK_ENV, {**self.kept, "last": list(self.last),
                                  "log": [r.as_dict() for r in self.tracker.log[-KEPT:]]})
         macro.info("tracked: the NV " + ", ".join(
