@@ -33,6 +33,10 @@ REQUIRED = ("every", "nv", "error", "clock", "wall", "compensation", "surface", 
 DEFAULTS = {"lateral": [-8e-9, 0.0, 8e-9], "height": 40e-9, "repetitions": 5000, "steps": 3}
 MISSES = 2  # registrations in a row beyond the map's reach that stop the macro
 KEPT = 64  # registrations the environment keeps (its "log", replayed by the next tracker)
+RAMP_SPEED = 1e-9  # m/s of the head's clock: the offset brought back no faster
+RAMP_WALL = 0.5  # s: no ramp shorter, so the writes' latency is a small part of it
+SETTLED = 0.02e-9  # m: an offset left this small is not ramped again
+RAMPS = 3  # ramps at most per registration
 PROBE = "cwodmr"  # the lock's probe: CW ODMR counts ~8x the photons of pulsed per second
 
 
@@ -94,8 +98,8 @@ class TipTracker:
         else:  # the finder's place is the first registration
             wall, clock = float(settings["wall"]), float(settings["clock"])
             self.tracker.register(clock, np.zeros(3), _vector(settings, "error"),
-                                  _vector(settings, "compensation"), self.every)
-        self.place = self.reference + self.tracker.log[-1].displacement
+                                  _vector(settings, "compensation"))
+        self.place = self.reference + self.tracker.offset(*self._head_now())
         self.last = (wall, clock)
         self.misses = 0
 
@@ -112,20 +116,24 @@ class TipTracker:
         where = [macro.getMoveable(m).getPosition() for m in TIP_MOTORS]
         set_measurement(macro, PROBE)
         runner.gate_laser(True)
+        reach = np.abs(self.lateral).max()
         try:
-            grid = self._map(tips)
+            centre = self.place
+            grid, found = self._locate(tips, centre)
+            moved = np.abs(found.position - centre)
+            off_middle = np.any(moved > reach / 4) or np.any(found.error > reach / 4)
+            if off_middle and np.all(moved <= reach):  # off the map's middle the fit is poorer
+                centre = found.position
+                grid, found = self._locate(tips, centre)
         finally:
             tips.move(where)
             runner.tune("mw", kept[0])
             laser.mode, laser.emission = kept[1], kept[2]
             set_measurement(macro, kept[3])
-        found = nvp.nv_under_tip(grid, self.offset, self.direction, self.axis, self.place,
-                                 moment=self.moment)
-        moved = found.position - self.place
-        reach = np.abs(self.lateral).max()
+        moved = found.position - centre
         if np.any(np.abs(moved) > reach) or np.any(found.error > reach / 4):
             self.misses += 1
-            what = (f"a registration {np.round(moved * 1e9, 2)} nm from where the NV was "
+            what = (f"a registration {np.round(moved * 1e9, 2)} nm from the middle of its map "
                     f"(errors {np.round(found.error * 1e9, 2)} nm) is beyond the map's reach "
                     f"of {reach * 1e9:.3g} nm; the lock lost {np.isnan(grid.values).sum()} "
                     f"of its {grid.values.size} pixels, field "
@@ -137,43 +145,75 @@ class TipTracker:
             return
         self.misses = 0
         wall = time.time()
-        read = self.head.read_attributes(["clock", *(f"drift_compensation_{a}" for a in AXES)])
-        clock, compensation = float(read[0].value), np.array([r.value for r in read[1:]])
+        clock, compensation = self._head_now()
         rate = (clock - self.last[1]) / (wall - self.last[0])  # the head's clock per second
         displacement = found.position - self.reference
-        # until the next registration: `every` s, or as long as the last interval if longer
-        horizon = max(self.every * rate, clock - self.last[1])
-        estimate = self.tracker.register(clock, displacement, found.error, compensation, horizon)
-        for a, v in zip(AXES, estimate, strict=True):
-            self.head.write_attribute(f"drift_estimate_{a}", float(v))
-        self.place, self.last = found.position, (wall, clock)
+        estimate = self.tracker.register(clock, displacement, found.error, compensation)
+        left = self._bring_back(estimate, rate)
+        self.place, self.last = self.reference + left, (wall, clock)
         macro.setEnv(TRACK_ENV, {**self.kept, "last": list(self.last),
                                  "log": [r.as_dict() for r in self.tracker.log[-KEPT:]]})
         macro.info("tracked: the NV " + ", ".join(
             f"{a} {d * 1e9:+.2f} ± {e * 1e9:.2f}" for a, d, e in
             zip(AXES, displacement, found.error, strict=True))
-            + " nm from its reference; drift estimate "
+            + " nm from its reference, brought back to " + ", ".join(
+            f"{v * 1e9:+.2f}" for v in left) + " nm; drift estimate "
             + ", ".join(f"{v * 1e12:+.2f}" for v in estimate) + " pm/s")
 
-    def _map(self, tips) -> lz.Grid:
-        """The tip's field on the NV axis (T) over the map's pixels around the NV's place,
+    def _head_now(self) -> tuple[float, np.ndarray]:
+        """The head's clock (s) and its drift compensation then (m), in one call."""
+        read = self.head.read_attributes(["clock", *(f"drift_compensation_{a}" for a in AXES)])
+        return float(read[0].value), np.array([r.value for r in read[1:]])
+
+    def _set_estimate(self, velocity: np.ndarray) -> None:
+        self.head.write_attributes([(f"drift_estimate_{a}", float(v))
+                                    for a, v in zip(AXES, velocity, strict=True)])
+
+    def _bring_back(self, velocity: np.ndarray, rate: float) -> np.ndarray:
+        """The offset the compensation has not followed brought back while the tip waits
+        between lines: the estimate raised by it over a ramp of the head's clock, then left at
+        `velocity` (`rate`: the head's clock per second). Returns the offset left (m)."""
+        try:
+            for _ in range(RAMPS):
+                clock, compensation = self._head_now()
+                offset = self.tracker.offset(clock, compensation)
+                if np.abs(offset).max() <= SETTLED:
+                    break
+                duration = max(np.abs(offset).max() / RAMP_SPEED, RAMP_WALL * rate)
+                self._set_estimate(velocity + offset / duration)
+                while (wait := (clock + duration - float(self.head.clock)) / rate) > 0:
+                    self.macro.checkPoint()
+                    time.sleep(min(wait, 0.1))
+                self._set_estimate(velocity)
+        finally:
+            self._set_estimate(velocity)
+        return self.tracker.offset(*self._head_now())
+
+    def _locate(self, tips, around: np.ndarray) -> tuple[lz.Grid, nvp.NVPlace]:
+        """The map around the place `around` and the NV's place fitted to it."""
+        grid = self._map(tips, around)
+        return grid, nvp.nv_under_tip(grid, self.offset, self.direction, self.axis, around,
+                                      moment=self.moment)
+
+    def _map(self, tips, around: np.ndarray) -> lz.Grid:
+        """The tip's field on the NV axis (T) over the map's pixels around the place `around`,
         `height` over the surface as it moved with the NV, the tip moved by the motion
         `tips`."""
-        xs, ys = self.place[0] + self.lateral, self.place[1] + self.lateral
-        zs = np.array([self.surface + self.place[2] - self.reference[2] + self.height])
+        xs, ys = around[0] + self.lateral, around[1] + self.lateral
+        zs = np.array([self.surface + around[2] - self.reference[2] + self.height])
         values = np.full((len(xs), len(ys), 1), np.nan)
         for i, x in enumerate(xs):
             for j, y in (enumerate(ys) if i % 2 == 0 else reversed(list(enumerate(ys)))):
                 tips.move([float(x), float(y), float(zs[0])])
                 # the lock starts where the NV's last place puts the line: pixels 8 nm apart
                 # differ by tens of MHz, the last place is good to some tenths of a nm
-                self.lock.frequency = float(self._expected(np.array([x, y, zs[0]])))
+                self.lock.frequency = float(self._expected(np.array([x, y, zs[0]]), around))
                 values[i, j, 0] = self.lock.follow(self._probe).frequency
         return lz.Grid((xs, ys, zs), lz.field_from_lock(values, self.bare, self.bias))
 
-    def _expected(self, tip: np.ndarray) -> float:
-        """The NV's resonance (Hz) with the apex at `tip`, the NV where it was last found."""
-        field = dipole_field(self.place[None], (tip + self.offset)[None],
+    def _expected(self, tip: np.ndarray, nv: np.ndarray) -> float:
+        """The NV's resonance (Hz) with the apex at `tip`, the NV at `nv`."""
+        field = dipole_field(nv[None], (tip + self.offset)[None],
                              (self.moment * self.direction / np.linalg.norm(self.direction))[None])
         return float(lz.lock_from_field(field[0] @ (self.axis / np.linalg.norm(self.axis)),
                                         self.bare, self.bias))

@@ -4,17 +4,16 @@ far the feature has moved in the scan head's frame since its reference; the head
 compensation has meanwhile added its own offset to the piezos. Their sum is where the sample
 has drifted in the piezos' frame. A constant-velocity Kalman filter per axis follows that place
 and its velocity through registrations of any spacing and noise (registrations seconds apart
-say little about a drift of pm/s; the filter weighs them so); the next estimate is the
-velocity, plus the offset left brought back over a few minutes (a jump of the estimate would
-shift the scan under way), within a bound of what thermal drift does.
+say little about a drift of pm/s; the filter weighs them so). The estimate to set is the
+velocity, within a bound of what thermal drift does; the offset the compensation has not
+followed is told apart, for the caller to bring back between lines (brought back by the
+velocity instead, it would bend the lines scanned meanwhile).
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-CATCH_UP = 2  # horizons over which the offset left is brought back
-MIN_HORIZON = 60.0  # s: the offset is brought back over no less than CATCH_UP times this
 MAX_DRIFT = 1e-10  # m/s: the estimate's bound and the prior's spread of the velocity
 TURN = 1e-13  # m/s per sqrt(s): the drift's velocity wanders ~1 pm/s a minute, 6 in an hour
 
@@ -70,27 +69,20 @@ class DriftTracker:
             self._update(registration.time, registration.displacement
                          + registration.compensation, registration.error)
 
-    def register(self, time: float, displacement, error, compensation,
-                 horizon: float) -> np.ndarray:
+    def register(self, time: float, displacement, error, compensation) -> np.ndarray:
         """The drift estimate (m/s, per axis) to set now, from a registration at `time` (the
         head's clock, s) of the feature `displacement` (m, error `error`) from its reference,
-        with the head's `compensation` (m) then, for `horizon` s until the next one."""
+        with the head's `compensation` (m) then."""
         displacement = _vector(displacement, "displacement")
         error = _vector(error, "error")
         compensation = _vector(compensation, "compensation")
         if not np.all(error > 0):
             raise ValueError(f"the registration's errors must be positive, got {error}")
-        if not horizon > 0:
-            raise ValueError(f"the horizon until the next registration must be positive, "
-                             f"got {horizon!r} s")
         if self.log and not time > self.log[-1].time:
             raise ValueError(f"registration at {time!r} s is not after the last one at "
                              f"{self.log[-1].time!r} s")
         self._update(time, displacement + compensation, error)
-        place, velocity = self._state[:, 0], self._state[:, 1]
-        offset = place - compensation  # where the filter puts the feature now
-        catch_up = CATCH_UP * max(horizon, MIN_HORIZON)
-        estimate = np.clip(velocity + offset / catch_up, -self.max_drift, self.max_drift)
+        estimate = np.clip(self._state[:, 1], -self.max_drift, self.max_drift)
         self.log.append(Registration(time, displacement, error, compensation, estimate))
         return estimate
 
@@ -109,6 +101,14 @@ class DriftTracker:
             gain = covariance[:, 0] / (covariance[0, 0] + error[axis] ** 2)
             self._state[axis] = state + gain * (drifted[axis] - state[0])
             self._covariance[axis] = covariance - np.outer(gain, covariance[0])
+
+    def offset(self, time: float, compensation) -> np.ndarray:
+        """Where the filter puts the feature at `time` (the head's clock, s) from its
+        reference, with the head's `compensation` (m) then: the offset to bring back."""
+        if self._state is None:
+            return np.zeros(3)
+        place = self._state[:, 0] + self._state[:, 1] * (time - self._time)
+        return place - _vector(compensation, "compensation")
 
     def velocity(self) -> np.ndarray:
         """The drift's velocity (m/s) the registrations give so far; zero before any."""

@@ -26,9 +26,6 @@ DRIFT = {"x": 10e-12, "y": -8e-12, "z": 4e-12}  # m/s: three times the confocal 
 EVERY = 15.0  # s between registrations
 
 
-@pytest.mark.xfail(reason="issue 15: the offset is brought back too slowly for a 4-minute scan "
-                   "(fresh clone: 1.6, -1.3, 0.5 nm left of 3.5, -2.8, 1.4 untracked)",
-                   strict=False)
 def test_a_tracked_tip_scan_keeps_the_nv_where_it_was_found(tmp_path):
     world = tmp_path / "drifting.yaml"
     world.write_text(yaml.safe_dump({"base": str(CONFOCAL), "sample": {"surface": {
@@ -77,5 +74,5 @@ def test_a_tracked_tip_scan_keeps_the_nv_where_it_was_found(tmp_path):
     untracked = drift * (clock - found.when.clock)
     off, bound = nv - found.place.position, np.maximum(1 * NM, 3 * error)
     assert np.all(np.abs(off) < bound), (off / NM, error / NM, untracked / NM)
-    assert np.abs(untracked[0]) > 2 * bound[0], untracked / NM  # tracking had work to do
+    assert np.any(np.abs(untracked) > bound), (untracked / NM, off / NM)  # untracked, it fails
     assert np.all(np.abs(estimate) <= 1e-10)  # the tracker's bound
