@@ -1,9 +1,10 @@
-"""Tracking the sample's drift during an NV scan with the tip (env NanomriTrack): between lines,
-every `every` s, the tip re-registered on the NV's field pattern (a small map of the NV's
-locked resonance around its reference place, fitted with the tip's calibrated dipole and the
-moment the finder measured), and the scan head's drift estimate set from the registrations
-(`nanomri.drift_tracking`). The scan's coordinates so stay in the sample's frame; every point
-of the file carries the estimate and the last registration's displacement.
+"""Tracking the sample's drift during an NV scan with the tip (env NanomriTrack): before the
+scan and between lines, every `every` s, the tip re-registered on the NV's field pattern
+(`nanomri.nv_registration`: small maps of the NV's locked resonance where the tracker expects
+it, fitted with the tip's calibrated dipole and the moment the finder measured), and the scan
+head's drift estimate set from the registrations (`nanomri.drift_tracking`). The scan's
+coordinates so stay in the sample's frame; every point of the file carries the estimate and
+the last registration's displacement.
 
 The settings are what the experimenter measured before the scan (cli/nv_finder.track_settings
 builds them from what it found): the NV's place under the tip (head frame), when (the head's
@@ -16,11 +17,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nanomri.analysis import localize as lz
-from nanomri.analysis import nv_position as nvp
 from nanomri.drift_tracking import DriftTracker, Registration
 from nanomri.frequency_lock import FrequencyLock, Line
-from nanomri.magnetic_tip import dipole_field
+from nanomri.nv_registration import PatternMap
 
 from .nv_measurement import measurement, set_measurement
 from .sequence_runner import device_proxy
@@ -71,20 +70,21 @@ class TipTracker:
         if not self.every > 0:
             raise ValueError(f"{TRACK_ENV}['every'] must be a positive time (s), got "
                              f"{settings['every']!r}")
-        self.reference = _vector(settings, "nv")
-        self.offset, self.axis = _vector(settings, "tip_offset"), _vector(settings, "nv_axis")
-        self.direction = _vector(settings, "moment_direction")
-        self.moment, self.surface = float(settings["moment"]), float(settings["surface"])
-        self.bare, self.bias = float(settings["bare"]), float(settings["bias"])
-        self.lateral = np.asarray(settings["lateral"], dtype=float)
-        self.height = float(settings["height"])
+        lateral = np.asarray(settings["lateral"], dtype=float)
+        height = float(settings["height"])
         self.repetitions, steps = int(settings["repetitions"]), int(settings["steps"])
-        if len(self.lateral) < 2 or not self.height > 0 or self.repetitions < 1 or steps < 1:
+        if len(lateral) < 2 or not height > 0 or self.repetitions < 1 or steps < 1:
             raise ValueError(f"{TRACK_ENV}: the map needs 2 or more lateral pixels, a positive "
-                             f"height, repetitions and steps; got {self.lateral.tolist()}, "
-                             f"{self.height}, {self.repetitions}, {steps}")
+                             f"height, repetitions and steps; got {lateral.tolist()}, "
+                             f"{height}, {self.repetitions}, {steps}")
         hwhm, depth, baseline = (float(v) for v in settings["line"])
-        self.lock = FrequencyLock(Line(self.bare, hwhm, depth, baseline), max_steps=steps)
+        bare = float(settings["bare"])
+        self.reference = _vector(settings, "nv")
+        self.maps = PatternMap(
+            self.reference, float(settings["surface"]), _vector(settings, "tip_offset"),
+            _vector(settings, "moment_direction"), _vector(settings, "nv_axis"),
+            float(settings["moment"]), bare, float(settings["bias"]), lateral, height,
+            FrequencyLock(Line(bare, hwhm, depth, baseline), max_steps=steps))
         if "probe" not in devices:
             raise ValueError(f"{TRACK_ENV} is set but the instruments have no scan head (probe)")
         self.head = device_proxy(devices["probe"])
@@ -107,6 +107,12 @@ class TipTracker:
         """True once `every` s have passed since the last registration (or the scan's start)."""
         return time.time() - self.last[0] >= self.every
 
+    def before_scan(self) -> None:
+        """As a pre-scan hook: a registration before the first point if one is due, so that
+        the scan starts where the NV is and not where it was when last registered."""
+        if self.due():
+            self.register()
+
     def register(self) -> None:
         """Map, fit, set the head's estimate; the MW, laser and measurement left as found."""
         macro, runner = self.macro, self.runner
@@ -116,32 +122,21 @@ class TipTracker:
         where = [macro.getMoveable(m).getPosition() for m in TIP_MOTORS]
         set_measurement(macro, PROBE)
         runner.gate_laser(True)
-        reach = np.abs(self.lateral).max()
         try:
-            centre = self.place
-            grid, found = self._locate(tips, centre)
-            moved = np.abs(found.position - centre)
-            off_middle = np.any(moved > reach / 4) or np.any(found.error > reach / 4)
-            if off_middle and np.all(moved <= reach):  # off the map's middle the fit is poorer
-                centre = found.position
-                grid, found = self._locate(tips, centre)
+            located = self.maps.find(self.place, lambda tip: tips.move(list(map(float, tip))),
+                                     self._probe)
         finally:
             tips.move(where)
             runner.tune("mw", kept[0])
             laser.mode, laser.emission = kept[1], kept[2]
             set_measurement(macro, kept[3])
-        moved = found.position - centre
-        if np.any(np.abs(moved) > reach) or np.any(found.error > reach / 4):
+        found, refused = located.place, located.refused()
+        if refused:
             self.misses += 1
-            what = (f"a registration {np.round(moved * 1e9, 2)} nm from the middle of its map "
-                    f"(errors {np.round(found.error * 1e9, 2)} nm) is beyond the map's reach "
-                    f"of {reach * 1e9:.3g} nm; the lock lost {np.isnan(grid.values).sum()} "
-                    f"of its {grid.values.size} pixels, field "
-                    f"{np.array2string(grid.values.ravel() * 1e3, precision=2)} mT")
             if self.misses >= MISSES:
-                raise RuntimeError(f"tracking lost the NV: {what}, {self.misses} times in a "
-                                   "row; find it again (cli/nv_finder) and set NanomriTrack")
-            macro.warning(f"tracking: {what}: kept out, the drift estimate left as it was")
+                raise RuntimeError(f"tracking lost the NV: {refused}, {self.misses} times in "
+                                   "a row; find it again (cli/nv_finder) and set NanomriTrack")
+            macro.warning(f"tracking: {refused}: kept out, the drift estimate left as it was")
             return
         self.misses = 0
         wall = time.time()
@@ -188,35 +183,6 @@ class TipTracker:
         finally:
             self._set_estimate(velocity)
         return self.tracker.offset(*self._head_now())
-
-    def _locate(self, tips, around: np.ndarray) -> tuple[lz.Grid, nvp.NVPlace]:
-        """The map around the place `around` and the NV's place fitted to it."""
-        grid = self._map(tips, around)
-        return grid, nvp.nv_under_tip(grid, self.offset, self.direction, self.axis, around,
-                                      moment=self.moment)
-
-    def _map(self, tips, around: np.ndarray) -> lz.Grid:
-        """The tip's field on the NV axis (T) over the map's pixels around the place `around`,
-        `height` over the surface as it moved with the NV, the tip moved by the motion
-        `tips`."""
-        xs, ys = around[0] + self.lateral, around[1] + self.lateral
-        zs = np.array([self.surface + around[2] - self.reference[2] + self.height])
-        values = np.full((len(xs), len(ys), 1), np.nan)
-        for i, x in enumerate(xs):
-            for j, y in (enumerate(ys) if i % 2 == 0 else reversed(list(enumerate(ys)))):
-                tips.move([float(x), float(y), float(zs[0])])
-                # the lock starts where the NV's last place puts the line: pixels 8 nm apart
-                # differ by tens of MHz, the last place is good to some tenths of a nm
-                self.lock.frequency = float(self._expected(np.array([x, y, zs[0]]), around))
-                values[i, j, 0] = self.lock.follow(self._probe).frequency
-        return lz.Grid((xs, ys, zs), lz.field_from_lock(values, self.bare, self.bias))
-
-    def _expected(self, tip: np.ndarray, nv: np.ndarray) -> float:
-        """The NV's resonance (Hz) with the apex at `tip`, the NV at `nv`."""
-        field = dipole_field(nv[None], (tip + self.offset)[None],
-                             (self.moment * self.direction / np.linalg.norm(self.direction))[None])
-        return float(lz.lock_from_field(field[0] @ (self.axis / np.linalg.norm(self.axis)),
-                                        self.bare, self.bias))
 
     def _probe(self, frequency: float) -> float:
         self.macro.checkPoint()
