@@ -61,6 +61,7 @@ class NVScan(Macro, Hookable):
         self.appendHook((self._lines, ["post-step"]))
         if self._tracker:
             self.appendHook((self._tracker, ["pre-acq"]))
+            self.appendHook((self._tracker.before_scan, ["pre-scan"]))
 
     def make_scan(self, extra_columns: tuple[str, ...] = ()) -> None:
         moveables = [MoveableDesc(moveable=m, min_value=float(a.min()), max_value=float(a.max()))

@@ -1,8 +1,9 @@
 """Drift tracked during an NV scan with the tip, on the whole stack: a world whose sample
-drifts three times as fast as the confocal world's, in all three axes, the NV found by
-measurement, a tip scan of minutes with env NanomriTrack; the NV is brought back to where it
-was found in the scan head's frame and kept there, which untracked it leaves by nanometres.
-The world is read only afterwards."""
+drifts six times as fast as the confocal world's, in all three axes, the NV found by
+measurement, a tip scan of minutes with env NanomriTrack; the NV, nanometres away by the time
+the scan starts, is found again, brought back to where it was found in the scan head's frame
+and kept there, which untracked it leaves by several times the tracking's error. The world is
+read only afterwards."""
 
 import h5py
 import numpy as np
@@ -22,7 +23,7 @@ from .tango_context import CONFOCAL
 pytestmark = pytest.mark.stack
 
 NM = 1e-9
-DRIFT = {"x": 10e-12, "y": -8e-12, "z": 4e-12}  # m/s: three times the confocal world's
+DRIFT = {"x": 20e-12, "y": -16e-12, "z": 8e-12}  # m/s: six times the confocal world's
 EVERY = 15.0  # s between registrations
 
 
@@ -74,5 +75,5 @@ def test_a_tracked_tip_scan_keeps_the_nv_where_it_was_found(tmp_path):
     untracked = drift * (clock - found.when.clock)
     off, bound = nv - found.place.position, np.maximum(1 * NM, 3 * error)
     assert np.all(np.abs(off) < bound), (off / NM, error / NM, untracked / NM)
-    assert np.any(np.abs(untracked) > bound), (untracked / NM, off / NM)  # untracked, it fails
+    assert np.all(np.abs(untracked) > 2 * bound), (untracked / NM, off / NM)  # untracked, no
     assert np.all(np.abs(estimate) <= 1e-10)  # the tracker's bound
