@@ -55,22 +55,41 @@ class Paths:
         return self.state / "logs"
 
 
+def since_boot(pid: int) -> float:
+    """When the process `pid` started, in seconds after the machine booted. psutil's
+    create_time is this plus the boot time, which the kernel gives from the wall clock: a
+    clock step or a paused virtual machine moves it by seconds, and a process compared by it
+    would look like another one."""
+    process = psutil.Process(pid)
+    while True:
+        boot = psutil.boot_time()
+        started = process.create_time() - boot
+        if psutil.boot_time() == boot:  # not stepped between the reads
+            return started
+
+
+def running(pid: int, started: float) -> bool:
+    """True if the process `pid` runs (not a zombie) and is the one that started `started` s
+    after boot, not a later one with the same PID."""
+    try:
+        same = abs(since_boot(pid) - started) < 0.01
+        return same and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @dataclass
 class Process:
-    """A process `up` started; `create_time` tells it from a later one with the same PID."""
+    """A process `up` started; `started` (s after boot) tells it from a later one with the
+    same PID."""
 
     name: str
     pid: int
-    create_time: float
+    started: float
     log: str
 
     def alive(self) -> bool:
-        try:
-            proc = psutil.Process(self.pid)
-            same = abs(proc.create_time() - self.create_time) < 0.01
-            return same and proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
+        return running(self.pid, self.started)
 
 
 @dataclass
@@ -158,7 +177,7 @@ class Launcher:
                 cwd=self.paths.state,
                 start_new_session=True,
             )
-        proc = Process(name, popen.pid, psutil.Process(popen.pid).create_time(), str(log))
+        proc = Process(name, popen.pid, since_boot(popen.pid), str(log))
         self.processes.append(proc)
         return proc
 

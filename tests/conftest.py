@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
+
+from nanomri.cli.stack import running
 
 LOG_TAIL = 60  # lines of each server log shown with a failed stack test
 
@@ -43,7 +44,7 @@ class StackRun:
     @property
     def pids(self) -> list[tuple[int, float]]:
         stack = json.loads((self.state / "stack.json").read_text())
-        return [(p["pid"], p["create_time"]) for p in stack["processes"]]
+        return [(p["pid"], p["started"]) for p in stack["processes"]]
 
 
 def stack_env(tmp: Path) -> dict[str, str]:
@@ -55,16 +56,8 @@ def stack_env(tmp: Path) -> dict[str, str]:
 
 
 def still_running(pids: list[tuple[int, float]]) -> list[int]:
-    """Those of `pids` (with their start times) that still run."""
-    alive = []
-    for pid, created in pids:
-        try:
-            proc = psutil.Process(pid)
-            if abs(proc.create_time() - created) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
+    """Those of `pids` (with their start, s after boot) that still run."""
+    return [pid for pid, started in pids if running(pid, started)]
 
 
 @contextmanager
