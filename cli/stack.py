@@ -108,8 +108,17 @@ class Stack:
     @classmethod
     def load(cls, path: Path) -> "Stack":
         data = json.loads(path.read_text())
-        data["processes"] = [Process(**p) for p in data["processes"]]
+        data["processes"] = [Process(**_started(p)) for p in data["processes"]]
         return cls(**data)
+
+
+def _started(process: dict) -> dict:
+    """A process of the PID file; one written before `started` was (its `create_time`, the
+    wall clock's) converted with the boot time now."""
+    if "create_time" in process:
+        process = dict(process)
+        process["started"] = process.pop("create_time") - psutil.boot_time()
+    return process
 
 
 def running_stack(paths: Paths) -> Stack | None:
