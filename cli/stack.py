@@ -60,7 +60,10 @@ def since_boot(pid: int) -> float:
     create_time is this plus the boot time, which the kernel gives from the wall clock: a
     clock step or a paused virtual machine moves it by seconds, and a process compared by it
     would look like another one."""
-    process = psutil.Process(pid)
+    return _since_boot(psutil.Process(pid))
+
+
+def _since_boot(process: psutil.Process) -> float:
     while True:
         boot = psutil.boot_time()
         started = process.create_time() - boot
@@ -72,8 +75,9 @@ def running(pid: int, started: float) -> bool:
     """True if the process `pid` runs (not a zombie) and is the one that started `started` s
     after boot, not a later one with the same PID."""
     try:
-        same = abs(since_boot(pid) - started) < 0.01
-        return same and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        process = psutil.Process(pid)
+        return (abs(_since_boot(process) - started) < 0.01
+                and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

@@ -3,13 +3,14 @@ boot, so that `nanomri down` still stops them after the wall clock moved: the bo
 kernel gives follows the wall clock, and a paused virtual machine or a clock step moves it by
 seconds (psutil's create_time with it)."""
 
+import json
 import os
 import subprocess
 import sys
 
 import psutil
 
-from nanomri.cli.stack import Process, running, since_boot, stop_processes
+from nanomri.cli.stack import Process, Stack, running, since_boot, stop_processes
 
 
 def stepped(monkeypatch, seconds: float) -> None:
@@ -37,3 +38,13 @@ def test_down_stops_a_server_started_before_the_wall_clock_stepped(monkeypatch):
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_a_pid_file_written_with_wall_clock_start_times_still_finds_its_processes(tmp_path):
+    pidfile = tmp_path / "stack.json"
+    pidfile.write_text(json.dumps({
+        "tango_host": "127.0.0.1:1", "world": "w.yaml", "door": "d", "devices": [],
+        "processes": [{"name": "me", "pid": os.getpid(), "log": "",
+                       "create_time": psutil.Process(os.getpid()).create_time()}]}))
+    (process,) = Stack.load(pidfile).processes
+    assert process.alive() and abs(process.started - since_boot(os.getpid())) < 0.01
