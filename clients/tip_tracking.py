@@ -30,7 +30,7 @@ TIP_MOTORS = ("tip_x", "tip_y", "tip_z")
 REQUIRED = ("every", "nv", "error", "clock", "wall", "compensation", "surface", "moment",
             "tip_offset", "moment_direction", "nv_axis", "bare", "bias", "line")
 DEFAULTS = {"lateral": [-8e-9, 0.0, 8e-9], "height": 40e-9, "repetitions": 5000, "steps": 3}
-MISSES = 2  # registrations in a row beyond the map's reach that stop the macro
+MISSES = 2  # refused registrations in a row that stop the macro
 KEPT = 64  # registrations the environment keeps (its "log", replayed by the next tracker)
 RAMP_SPEED = 1e-9  # m/s of the head's clock: the offset brought back no faster
 RAMP_WALL = 0.5  # s: no ramp shorter, so the writes' latency is a small part of it
