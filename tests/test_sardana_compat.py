@@ -6,11 +6,15 @@ import configparser
 import ctypes
 import linecache
 import logging
+import os
 import queue
+import signal
+import subprocess
 import threading
 import time
 import traceback
 import types
+from collections.abc import Callable, Iterator
 
 import pytest
 import tango
@@ -26,9 +30,10 @@ from sardana.taurus.core.tango.sardana.pool import PoolElement
 from taurus.core.util.event import AttributeEventWait, EventGenerator
 from taurus.core.util.threadpool import ThreadPool
 
+from nanomri.cli.stack import Launcher, Paths, start_database, stop_processes
 from nanomri.clients import sardana_compat as compat
 
-from .conftest import ROOT
+from .conftest import ROOT, stack_env
 
 MOVING = (tango.DevState.MOVING,)
 MONITOR_TIMEOUT = 1.0  # s a stand-in Door's push waits for its monitor (Tango's: 3.2 s)
@@ -826,9 +831,13 @@ def test_upstream_write_of_a_position_waits_for_the_database():
     store.join(5)
 
 
-def test_a_moves_set_point_reaches_the_database_after_the_write_the_latest_per_motor():
+def test_a_moves_set_point_reaches_the_database_after_the_write_the_latest_per_motor(
+        monkeypatch):
     from sardana.tango.pool.Motor import Motor
 
+    monkeypatch.setattr(compat, "put_attribute_properties",
+                        lambda database, device, data: database.put_device_attribute_property(
+                            device, data))
     compat.install_pool()
     device = MovedMotor(SlowDatabase())
     for target in (1.0, 2.0, 3.0):  # three moves while the database is slow
@@ -843,6 +852,80 @@ def test_a_moves_set_point_reaches_the_database_after_the_write_the_latest_per_m
     assert device.database.written[-1] == ("motor/mw_ctrl/1", "3.0")
     assert len(device.database.written) <= 2  # the first, perhaps; then only the latest
 
+
+
+# --- PyTango: a Database call holds the GIL (no upstream issue) -------------------------------
+
+FROZEN = 0.5  # s the database server is stopped for
+SET_POINT = {"DialPosition": {"__value": "2870000000.0", "__value_ts": 1765140000.25}}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> Iterator[tuple[tango.Database, int]]:
+    """The embedded Tango database of this file and its server's PID."""
+    tmp = tmp_path_factory.mktemp("database")
+    launcher = Launcher(Paths(ROOT, tmp / "var", tmp / "results"), stack_env(tmp))
+    launcher.paths.state.mkdir(exist_ok=True)
+    try:
+        host, port = start_database(launcher, 0).split(":")
+        yield tango.Database(host, int(port)), launcher.processes[0].pid
+    finally:
+        stop_processes(launcher.processes)
+
+
+def steps_of_another_thread(call: Callable[[], None], server: int) -> float:
+    """How far a spinning thread gets while `call` waits for the `server`, stopped for
+    FROZEN s (a process of ours resumes it: this process may not run meanwhile), as a
+    fraction of how far it gets while this thread sleeps as long."""
+    steps, done = [0], threading.Event()
+
+    def spin():
+        while not done.is_set():
+            steps[0] += 1
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    os.kill(server, signal.SIGSTOP)
+    resume = subprocess.Popen(["sh", "-c", f"sleep {FROZEN}; exec kill -CONT {server}"])
+    try:
+        before, start = steps[0], time.monotonic()
+        call()
+        during, waited = steps[0] - before, time.monotonic() - start
+    finally:
+        resume.wait(10)
+        os.kill(server, signal.SIGCONT)
+    assert waited > FROZEN / 2  # the call did wait for the server
+    before = steps[0]
+    time.sleep(waited)
+    asleep = steps[0] - before
+    done.set()
+    spinner.join(5)
+    return during / asleep
+
+
+def test_upstream_database_call_stops_every_other_thread_until_the_database_answers(database):
+    db, server = database
+    ran = steps_of_another_thread(
+        lambda: db.put_device_attribute_property("motor/mw_ctrl/1", SET_POINT), server)
+    assert ran < 0.05
+
+
+def test_a_set_point_stored_through_the_database_device_lets_other_threads_run(database):
+    db, server = database
+    ran = steps_of_another_thread(
+        lambda: compat.put_attribute_properties(db, "motor/mw_ctrl/1", SET_POINT), server)
+    assert ran > 0.3
+
+
+def test_a_set_point_stored_through_the_database_device_is_what_upstream_stores(database):
+    db, _ = database
+    db.put_device_attribute_property("motor/mw_ctrl/1", SET_POINT)
+    upstream = db.get_device_attribute_property("motor/mw_ctrl/1", ["DialPosition"])
+    db.delete_device_attribute_property("motor/mw_ctrl/1", {"DialPosition": ["__value",
+                                                                             "__value_ts"]})
+    compat.put_attribute_properties(db, "motor/mw_ctrl/1", SET_POINT)
+    ours = db.get_device_attribute_property("motor/mw_ctrl/1", ["DialPosition"])
+    assert ours == upstream and ours["DialPosition"]["__value"] == ["2870000000.0"]
 
 # --- synchronisation descriptions of several groups (no upstream issue) ------------------------
 
