@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -86,4 +87,7 @@ def spock(paths: Paths, door: str) -> None:
     print("Ctrl-C stops a macro, a second Ctrl-C aborts it; Ctrl-D leaves spock", flush=True)
     sys.stderr.flush()
     argv = [str(BIN / "spock"), f"--profile={PROFILE}"]
+    # Ctrl-C is how spock stops a macro: started where SIGINT comes ignored (a shell's
+    # background job, a launcher), spock would keep it ignored while a macro runs
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execve(argv[0], argv, spock_env(paths, plots))

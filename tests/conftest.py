@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,16 @@ def still_running(pids: list[tuple[int, float]]) -> list[int]:
     """Those of `pids` (with their start, s after boot) that still run."""
     return [pid for pid, started in pids if running(pid, started)]
 
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in the processes started in the block, as a shell without job control
+    starts a background job (`make test &`) and they inherit it."""
+    default = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, default)
 
 @contextmanager
 def started_stack(tmp: Path, world: Path | None = None) -> Iterator[StackRun]:

@@ -13,7 +13,7 @@ import pytest
 import tango
 import yaml
 
-from .conftest import NANOMRI, ROOT, StackRun
+from .conftest import NANOMRI, ROOT, StackRun, sigint_ignored
 
 SAFETY = ROOT / "macros" / "safety.py"
 INSTRUMENTS = {"scanner": "d/scanner", "laser": "d/laser", "probe": "d/probe",
@@ -143,13 +143,10 @@ def start_scan(lab: Lab, line: str, points: int, timeout: float = 120):
     """`nanomri run <line>` in the background, once `points` points are in its file; SIGINT
     ignored when it starts, as a shell starts a background job, still aborts it."""
     before = scan_files(lab.stack)
-    default = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's background job has it
-    try:
+    with sigint_ignored():
         run = subprocess.Popen([*NANOMRI, "run", line], env=lab.stack.env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL)
-    finally:
-        signal.signal(signal.SIGINT, default)
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -12,7 +12,7 @@ from traitlets.config import Config
 from nanomri.cli.spock import PLOTS, PROFILE, spock_env
 from nanomri.cli.stack import Paths
 
-from .conftest import NANOMRI, ROOT, StackRun, stack_env
+from .conftest import NANOMRI, ROOT, StackRun, sigint_ignored, stack_env
 
 COLOUR = r"(?:\x1b\[[0-9;]*m)*"  # IPython colours the prompt number
 
@@ -27,10 +27,12 @@ def tango_host(stack: StackRun) -> str:
 
 @pytest.fixture()
 def spock(stack: StackRun):
-    """`nanomri spock` in a terminal without display, as a user starts it."""
+    """`nanomri spock` in a terminal without display, as a user starts it, with SIGINT
+    ignored as it comes from a shell's background job."""
     env = {k: v for k, v in stack.env.items() if k != "DISPLAY"}
-    child = pexpect.spawn(NANOMRI[0], NANOMRI[1:] + ["spock"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 160))
+    with sigint_ignored():
+        child = pexpect.spawn(NANOMRI[0], NANOMRI[1:] + ["spock"], env=env, encoding="utf-8",
+                              timeout=60, dimensions=(40, 160))
     child.logfile_read = sys.stdout  # shown by pytest when a test fails
     yield child
     if child.isalive():
