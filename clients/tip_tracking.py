@@ -20,6 +20,7 @@ import numpy as np
 from nanomri.drift_tracking import DriftTracker, Registration
 from nanomri.frequency_lock import FrequencyLock, Line
 from nanomri.nv_registration import PatternMap
+from nanomri.vectors import finite_vector
 
 from .nv_measurement import measurement, set_measurement
 from .sequence_runner import device_proxy
@@ -40,11 +41,7 @@ PROBE = "cwodmr"  # the lock's probe: CW ODMR counts ~8x the photons of pulsed p
 
 
 def _vector(settings: Mapping, key: str) -> np.ndarray:
-    value = np.asarray(settings[key], dtype=float)
-    if value.shape != (3,) or not np.all(np.isfinite(value)):
-        raise ValueError(f"{TRACK_ENV}['{key}'] must be 3 finite numbers, got "
-                         f"{settings[key]!r}")
-    return value
+    return finite_vector(settings[key], f"{TRACK_ENV}['{key}']")
 
 
 class TipTracker:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .vectors import finite_vector
+
 MAX_DRIFT = 1e-10  # m/s: the estimate's bound and the prior's spread of the velocity
 TURN = 1e-13  # m/s per sqrt(s): the drift's velocity wanders ~1 pm/s a minute, 6 in an hour
 
@@ -40,17 +42,10 @@ class Registration:
         missing = [key for key in ("time", *VECTORS) if key not in data]
         if missing:
             raise ValueError(f"a registration lacks {', '.join(missing)}: {data!r:.120}")
-        return cls(float(data["time"]), *(_vector(data[key], key) for key in VECTORS))
+        return cls(float(data["time"]), *(finite_vector(data[key], key) for key in VECTORS))
 
 
 VECTORS = ("displacement", "error", "compensation", "estimate")
-
-
-def _vector(value, name: str) -> np.ndarray:
-    vector = np.asarray(value, dtype=float)
-    if vector.shape != (3,) or not np.all(np.isfinite(vector)):
-        raise ValueError(f"{name} must be a finite 3-vector, got {value!r}")
-    return vector
 
 
 @dataclass
@@ -73,9 +68,9 @@ class DriftTracker:
         """The drift estimate (m/s, per axis) to set now, from a registration at `time` (the
         head's clock, s) of the feature `displacement` (m, error `error`) from its reference,
         with the head's `compensation` (m) then."""
-        displacement = _vector(displacement, "displacement")
-        error = _vector(error, "error")
-        compensation = _vector(compensation, "compensation")
+        displacement = finite_vector(displacement, "displacement")
+        error = finite_vector(error, "error")
+        compensation = finite_vector(compensation, "compensation")
         if not np.all(error > 0):
             raise ValueError(f"the registration's errors must be positive, got {error}")
         if self.log and not time > self.log[-1].time:
@@ -108,7 +103,7 @@ class DriftTracker:
         if self._state is None:
             return np.zeros(3)
         place = self._state[:, 0] + self._state[:, 1] * (time - self._time)
-        return place - _vector(compensation, "compensation")
+        return place - finite_vector(compensation, "compensation")
 
     def velocity(self) -> np.ndarray:
         """The drift's velocity (m/s) the registrations give so far; zero before any."""

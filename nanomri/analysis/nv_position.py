@@ -13,6 +13,7 @@ import numpy as np
 from scipy import optimize
 
 from nanomri.magnetic_tip import MU0_OVER_4PI, dipole_field
+from nanomri.vectors import finite_vector
 
 from .fits import Measured
 from .localize import Grid
@@ -35,17 +36,9 @@ class NVPlace:
     pixels: int
 
 
-def _vector(value: np.ndarray, name: str) -> np.ndarray:
-    """`value` as a finite 3-vector of floats; ValueError naming it otherwise."""
-    vector = np.asarray(value, dtype=float)
-    if vector.shape != (3,) or not np.all(np.isfinite(vector)):
-        raise ValueError(f"{name} must be a finite 3-vector, got {value!r}")
-    return vector
-
-
 def _unit(value: np.ndarray, name: str) -> np.ndarray:
     """The unit vector along `value`; ValueError naming it if it is zero."""
-    vector = _vector(value, name)
+    vector = finite_vector(value, name)
     if not np.any(vector):
         raise ValueError(f"{name} must not be zero: it gives a direction")
     return vector / np.linalg.norm(vector)
@@ -161,7 +154,7 @@ def nv_under_tip(grid: Grid, tip_offset: np.ndarray, moment_direction: np.ndarra
     if moment is not None and not (np.isfinite(moment) and moment):
         raise ValueError(f"a fixed moment must be finite and not zero, got {moment!r}")
     tips, values = _measured(grid, parameters)
-    offset, origin = _vector(tip_offset, "tip_offset"), _vector(start, "start")
+    offset, origin = finite_vector(tip_offset, "tip_offset"), finite_vector(start, "start")
     problem = _MapFit(tips, values, offset, _unit(moment_direction, "moment_direction"),
                       _unit(axis, "axis"), origin, moment)
     lowest_dipole = tips[:, 2].min() + offset[2]
