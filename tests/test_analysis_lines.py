@@ -103,13 +103,21 @@ def test_fringe_period_at_the_middle_of_a_chirped_line_is_recovered(chirp):
     assert period.value == pytest.approx(3.3 * ANGSTROM, abs=0.1 * ANGSTROM)
 
 
+def assert_one_sigma(pulls: list[float]) -> None:
+    """(found - truth) / reported error over noisy repeats: the truth within one reported
+    sigma about two times in three, no bias beyond three standard errors of their mean."""
+    pulls = np.asarray(pulls)
+    assert 0.6 < np.std(pulls) < 1.5, pulls
+    assert 0.45 < np.mean(np.abs(pulls) < 1) < 0.9, pulls
+    assert abs(np.mean(pulls)) < 3 / np.sqrt(len(pulls)), pulls
+
+
 def test_fringe_period_error_is_a_one_sigma_error():
     pulls = []
     for seed in range(20):
         period = fringe_period(*ramsey_line(100 + seed, phase=seed))
         pulls.append((period.value - 3.3 * ANGSTROM) / period.error)
-    assert 0.5 < np.std(pulls) < 1.6
-    assert abs(np.mean(pulls)) < 1.0
+    assert_one_sigma(pulls)
 
 
 def test_a_line_scanned_backwards_gives_the_same_period():
@@ -166,6 +174,16 @@ def test_slice_fwhm_of_a_cw_esr_line_in_12_gauss_per_nm_is_recovered(seed, sign)
                                         abs=4 * width.error)
 
 
+def test_slice_fwhm_error_is_a_one_sigma_error():
+    truth = slice_width_expected(120e-9, 1.2e6)
+    pulls = []
+    for seed in range(30):
+        width = slice_fwhm(*esr_slice(500 + seed, tau=120e-9, gradient=1.2e6,
+                                      sign=(-1.0, 1.0)[seed % 2]))
+        pulls.append((width.value - truth) / width.error)
+    assert_one_sigma(pulls)
+
+
 def test_a_slice_is_found_alike_wherever_the_lines_origin_is():
     """The demo took the NV's place off the tip's: a pixel then sat 4e-12 pixels from the
     line's middle, the fit started its centre there, and leastsq, whose step is relative to
@@ -194,6 +212,18 @@ def test_edge_psf_of_10_nm_is_recovered_from_8_3_nm_pixels(seed, into_cluster):
     assert edge.position == pytest.approx(position, abs=max(4 * edge.position_err, 0.1 * NM))
     assert edge.rise_10_90 == pytest.approx(10 * NM * 1.0880, rel=0.3)  # 2.563 / 2.355 sigma
     assert 0 < edge.psf_fwhm_err < 2 * NM
+
+
+def test_edge_psf_and_position_errors_are_one_sigma_errors():
+    psf, place = [], []
+    for seed in range(30):
+        x, profile, position = cluster_edge(700 + seed, 10 * NM, into_cluster=bool(seed % 2))
+        edge = edge_width(x, profile)
+        assert edge.resolved
+        psf.append((edge.psf_fwhm - 10 * NM) / edge.psf_fwhm_err)
+        place.append((edge.position - position) / edge.position_err)
+    assert_one_sigma(psf)
+    assert_one_sigma(place)
 
 
 @pytest.mark.parametrize("seed", range(3))
