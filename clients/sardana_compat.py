@@ -603,6 +603,7 @@ def put_attribute_properties(database: tango.Database, device: str, data: dict) 
 def _database_device(host: str, port: str, name: str) -> tango.DeviceProxy:
     return tango.DeviceProxy(f"tango://{host}:{port}/{name}")
 
+
 # --- one call per process ----------------------------------------------------------------------
 
 def install_macroserver(interrupted: Callable[[Any], None],

@@ -71,6 +71,7 @@ def sigint_ignored() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, default)
 
+
 @contextmanager
 def started_stack(tmp: Path, world: Path | None = None) -> Iterator[StackRun]:
     """`nanomri up` (on `world`, else the default) in `tmp`; `nanomri down` at the end, and no
