@@ -6,15 +6,14 @@ import configparser
 import ctypes
 import linecache
 import logging
-import os
 import queue
-import signal
 import subprocess
+import sys
 import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import tango
@@ -33,6 +32,7 @@ from taurus.core.util.threadpool import ThreadPool
 from nanomri.cli.stack import Launcher, Paths, start_database, stop_processes
 from nanomri.clients import sardana_compat as compat
 
+from . import gil_probe
 from .conftest import ROOT, stack_env
 
 MOVING = (tango.DevState.MOVING,)
@@ -856,10 +856,6 @@ def test_a_moves_set_point_reaches_the_database_after_the_write_the_latest_per_m
 
 # --- PyTango: a Database call holds the GIL (no upstream issue) -------------------------------
 
-FROZEN = 0.5  # s the database server is stopped for
-SET_POINT = {"DialPosition": {"__value": "2870000000.0", "__value_ts": 1765140000.25}}
-
-
 @pytest.fixture(scope="module")
 def database(tmp_path_factory) -> Iterator[tuple[tango.Database, int]]:
     """The embedded Tango database of this file and its server's PID."""
@@ -873,57 +869,32 @@ def database(tmp_path_factory) -> Iterator[tuple[tango.Database, int]]:
         stop_processes(launcher.processes)
 
 
-def steps_of_another_thread(call: Callable[[], None], server: int) -> float:
-    """How far a spinning thread gets while `call` waits for the `server`, stopped for
-    FROZEN s (a process of ours resumes it: this process may not run meanwhile), as a
-    fraction of how far it gets while this thread sleeps as long."""
-    steps, done = [0], threading.Event()
-
-    def spin():
-        while not done.is_set():
-            steps[0] += 1
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
-    os.kill(server, signal.SIGSTOP)
-    resume = subprocess.Popen(["sh", "-c", f"sleep {FROZEN}; exec kill -CONT {server}"])
-    try:
-        before, start = steps[0], time.monotonic()
-        call()
-        during, waited = steps[0] - before, time.monotonic() - start
-    finally:
-        resume.wait(10)
-        os.kill(server, signal.SIGCONT)
-    assert waited > FROZEN / 2  # the call did wait for the server
-    before = steps[0]
-    time.sleep(waited)
-    asleep = steps[0] - before
-    done.set()
-    spinner.join(5)
-    return during / asleep
+def other_thread_runs(how: str, database: tuple[tango.Database, int]) -> float:
+    """tests/gil_probe.py in a fresh process: how far another thread gets during a write
+    (`how`: upstream or device) that waits for the stopped database."""
+    db, server = database
+    done = subprocess.run([sys.executable, "-m", "tests.gil_probe", how, db.get_db_host(),
+                           db.get_db_port(), str(server)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout)
 
 
 def test_upstream_database_call_stops_every_other_thread_until_the_database_answers(database):
-    db, server = database
-    ran = steps_of_another_thread(
-        lambda: db.put_device_attribute_property("motor/mw_ctrl/1", SET_POINT), server)
-    assert ran < 0.05
+    assert other_thread_runs("upstream", database) < 0.05
 
 
 def test_a_set_point_stored_through_the_database_device_lets_other_threads_run(database):
-    db, server = database
-    ran = steps_of_another_thread(
-        lambda: compat.put_attribute_properties(db, "motor/mw_ctrl/1", SET_POINT), server)
-    assert ran > 0.3
+    assert other_thread_runs("device", database) > 0.3
 
 
 def test_a_set_point_stored_through_the_database_device_is_what_upstream_stores(database):
     db, _ = database
-    db.put_device_attribute_property("motor/mw_ctrl/1", SET_POINT)
+    db.put_device_attribute_property("motor/mw_ctrl/1", gil_probe.SET_POINT)
     upstream = db.get_device_attribute_property("motor/mw_ctrl/1", ["DialPosition"])
     db.delete_device_attribute_property("motor/mw_ctrl/1", {"DialPosition": ["__value",
                                                                              "__value_ts"]})
-    compat.put_attribute_properties(db, "motor/mw_ctrl/1", SET_POINT)
+    compat.put_attribute_properties(db, "motor/mw_ctrl/1", gil_probe.SET_POINT)
     ours = db.get_device_attribute_property("motor/mw_ctrl/1", ["DialPosition"])
     assert ours == upstream and ours["DialPosition"]["__value"] == ["2870000000.0"]
 
