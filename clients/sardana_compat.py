@@ -14,7 +14,6 @@ Sardana and Taurus are imported after the version check, and each process import
 classes it patches.
 """
 
-import functools
 import importlib.metadata
 import logging
 import queue
@@ -522,8 +521,8 @@ def motor_set_points_stored_behind(motor: type) -> None:
     knows it) before the write of Position returns: a database round trip in every move of
     every step scan, 5-10 ms of each point with the embedded database (py-spy of a loop of
     moves of mw_frequency: a third of the write). The macro waits for the write before it
-    waits for the motion. No upstream issue filed. The writer stores them through the
-    database's device (`put_attribute_properties`), not PyTango's `Database`.
+    waits for the motion. No upstream issue filed. The writer thread needs a PyTango whose
+    `Database` calls let the other threads run (10.3.2; 10.3.1 held the GIL to the answer).
     """
     writes = vars(motor).get("_nanomri_set_points")
     if writes is None:  # one writer per process
@@ -575,33 +574,12 @@ class _SetPointWriter:
                     self._writing = True
                 for device, (database, data) in pending.items():
                     try:
-                        put_attribute_properties(database, device, data)
+                        database.put_device_attribute_property(device, data)
                     except Exception as exc:  # the next move stores its set point again
                         print(f"set point of {device} not stored: {exc!r}", file=sys.stderr,
                               flush=True)
                 self._writing = False
 
-
-def put_attribute_properties(database: tango.Database, device: str, data: dict) -> None:
-    """`database.put_device_attribute_property(device, data)`, sent as the database device's
-    own command so that the process's other threads run during the round trip.
-
-    PyTango's `Database` methods hold the GIL until the database answers (no upstream issue
-    filed): in the Pool, each stored set point stopped the Pool and the MacroServer for its
-    whole round trip (3 ms with the embedded database, more when the machine is busy).
-    """
-    args = [device, str(len(data))]
-    for attribute, properties in data.items():
-        args += [attribute, str(len(properties))]
-        for name, value in properties.items():
-            args += [name, "1", str(value)]
-    server = (database.get_db_host(), database.get_db_port(), database.dev_name())
-    _database_device(*server).command_inout("DbPutDeviceAttributeProperty2", args)
-
-
-@functools.cache
-def _database_device(host: str, port: str, name: str) -> tango.DeviceProxy:
-    return tango.DeviceProxy(f"tango://{host}:{port}/{name}")
 
 
 # --- one call per process ----------------------------------------------------------------------
