@@ -581,7 +581,6 @@ class _SetPointWriter:
                 self._writing = False
 
 
-
 # --- one call per process ----------------------------------------------------------------------
 
 def install_macroserver(interrupted: Callable[[Any], None],
